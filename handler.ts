@@ -1,0 +1,39 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { configuration, loadEnv } from './src/config/index.ts';
+import { authenticate } from './src/http/auth.ts';
+import { decodeBody } from './src/http/body.ts';
+import { errorTranslator } from './src/http/error-translator.ts';
+import { route } from './src/http/route.ts';
+import { logger } from './src/observability.ts';
+import type { HttpResponse } from './src/http/responses.ts';
+import type { RelayState } from './src/http/state.ts';
+import { type ScheduledSummary, createRelayHandler } from './src/relay.ts';
+
+/**
+ * gainsight-px-relay: one Lambda function for `POST /events`, `GET /health` and the schedule.
+ * This file only composes; each step lives in `src/`.
+ */
+
+// Read once per container. An invalid environment is answered 503 per request, never a crash.
+const env = loadEnv();
+
+const chain = middy<RelayState, HttpResponse | ScheduledSummary, Error, Context>({ timeoutEarlyInMillis: 500 })
+  // 1. Observability, outermost: Lambda context on every log line, keys reset per invocation.
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // 2. Route: HTTP route (404/405), schedule or manual action. GET /health answers here, before
+  //    any SSM or Gainsight call.
+  .use(route())
+  // 3. Configuration: secrets and settings from SSM (SSM_PREFIX) or from the environment.
+  .use(configuration(env))
+  // 4. Authenticate POST /events with the webhook secret(s).
+  .use(authenticate())
+  // 5. Decode the body into raw events (base64, 512 KiB, 100 events).
+  .use(decodeBody())
+  // 6. The single error translator, registered last so it handles every error first.
+  .use(errorTranslator())
+  .handler(createRelayHandler({ budgetMs: env instanceof Error ? 8000 : env.DELIVERY_BUDGET_MS }));
+
+/** The Lambda entry point (API Gateway HTTP/REST events, EventBridge schedules, manual invokes). */
+export const handler = chain as unknown as (event: unknown, context: Context) => Promise<unknown>;

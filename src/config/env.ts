@@ -1,0 +1,74 @@
+import * as z from 'zod';
+import { ConfigurationError } from '../errors.ts';
+
+/**
+ * Environment variables of SPEC §2, parsed once per container. Empty strings count as unset, so
+ * a stage can blank a variable (the `local` stage blanks `SSM_PREFIX`).
+ */
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const flag = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const text = value?.trim().toLowerCase() ?? '';
+    if (text === '') return undefined;
+    if (['true', '1', 'yes', 'on'].includes(text)) return true;
+    if (['false', '0', 'no', 'off'].includes(text)) return false;
+    ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+    return z.NEVER;
+  });
+
+const integer = (fallback: number, min: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const number = Number(value);
+      if (!Number.isInteger(number) || number < min) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number >= ${min}` });
+        return z.NEVER;
+      }
+      return number;
+    });
+
+const httpUrl = optionalText.refine(
+  (value) => value === undefined || /^https?:\/\/[^\s]+$/i.test(value),
+  'expected an http(s) URL',
+);
+
+export const EnvSchema = z.object({
+  SSM_PREFIX: optionalText
+    .refine((value) => value === undefined || value.startsWith('/'), 'must start with "/"')
+    .transform((value) => value?.replace(/\/+$/, '')),
+  PX_API_KEY: optionalText,
+  PX_PRODUCT_KEY: optionalText,
+  WEBHOOK_SECRET: optionalText,
+  PX_SETTINGS: optionalText,
+  GAINSIGHT_PX_BASE_URL: httpUrl,
+  DRY_RUN: flag,
+  DEAD_LETTER_QUEUE_URL: httpUrl,
+  FAILED_QUEUE_URL: httpUrl,
+  SSM_CACHE_TTL_SECONDS: integer(300, 0),
+  DELIVERY_BUDGET_MS: integer(8000, 100),
+});
+export type RelayEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * Reads the relay's environment. Secret variables are only ever named in errors, never quoted.
+ *
+ * @throws ConfigurationError listing the invalid variables.
+ */
+export function readEnv(source: Record<string, string | undefined> = process.env): RelayEnv {
+  const result = EnvSchema.safeParse(source);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigurationError(`Invalid environment: ${problems.join('; ')}`);
+  }
+  return result.data;
+}

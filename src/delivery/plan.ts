@@ -1,0 +1,130 @@
+import { ValidationError } from '../errors.ts';
+import type { EventType, GroupEvent, IdentifyEvent, PageEvent, RelayEvent, ScreenEvent, TrackEvent } from '../events/index.ts';
+import type { GainsightRequest } from '../gainsight/types.ts';
+import {
+  type MappingContext,
+  mapAccountCreate,
+  mapAccountUpdate,
+  mapPage,
+  mapTrack,
+  mapUserCreate,
+  mapUserLinkCreate,
+  mapUserLinkUpdate,
+  mapUserUpdate,
+  resolveUserId,
+} from '../mapping/index.ts';
+
+/**
+ * Planning: which Gainsight calls an event needs, as data. Executing the plan is
+ * `execute.ts`'s job; a dry run prints it instead.
+ *
+ * Gainsight PX has no upsert, so an upsert is "PUT the update; if that answers 404, POST the
+ * create". Updating first costs one call for the common case (the user or account exists) and
+ * two for a new one, with no existence GETs. API ref: https://px-apidocs.gainsight.com/
+ * (updateUserUsingPUT, createUserUsingPOST, updateAccountUsingPUT, createAccountUsingPOST,
+ * createCustomEventUsingPOST)
+ */
+export type Step =
+  | { kind: 'upsert'; update: GainsightRequest; create: GainsightRequest }
+  | { kind: 'create'; create: GainsightRequest };
+
+export type Plan =
+  | { action: 'send'; userId: string; steps: Step[] }
+  | { action: 'skip'; userId: string | undefined; reason: string };
+
+const segment = (id: string): string => encodeURIComponent(id);
+
+const requireUserId = (event: RelayEvent): string => {
+  const userId = resolveUserId(event);
+  if (userId === undefined) {
+    throw new ValidationError(`${event.type} needs a user: userId or anonymousId is required`, {
+      details: { issues: [{ field: 'userId', message: 'userId or anonymousId is required' }] },
+    });
+  }
+  return userId;
+};
+
+/** identify → upsert the user: 1 call when it exists, 2 when it is new. */
+function planIdentify(event: IdentifyEvent, ctx: MappingContext): Plan {
+  const userId = requireUserId(event);
+  return {
+    action: 'send',
+    userId,
+    steps: [
+      {
+        kind: 'upsert',
+        update: { method: 'PUT', path: `/users/${segment(userId)}`, body: mapUserUpdate(event, ctx) },
+        create: { method: 'POST', path: '/users', body: mapUserCreate(event, ctx, userId) },
+      },
+    ],
+  };
+}
+
+/** group → upsert the account, then link the user to it (creating the user if unknown). */
+function planGroup(event: GroupEvent, ctx: MappingContext): Plan {
+  const userId = requireUserId(event);
+  return {
+    action: 'send',
+    userId,
+    steps: [
+      {
+        kind: 'upsert',
+        update: { method: 'PUT', path: `/accounts/${segment(event.groupId)}`, body: mapAccountUpdate(event, ctx) },
+        create: { method: 'POST', path: '/accounts', body: mapAccountCreate(event, ctx) },
+      },
+      {
+        kind: 'upsert',
+        update: { method: 'PUT', path: `/users/${segment(userId)}`, body: mapUserLinkUpdate(event.groupId) },
+        create: { method: 'POST', path: '/users', body: mapUserLinkCreate(event, ctx, userId) },
+      },
+    ],
+  };
+}
+
+/** track → one custom event. */
+function planTrack(event: TrackEvent, ctx: MappingContext): Plan {
+  const userId = requireUserId(event);
+  return {
+    action: 'send',
+    userId,
+    steps: [{ kind: 'create', create: { method: 'POST', path: '/events/custom', body: mapTrack(event, ctx, userId) } }],
+  };
+}
+
+/** page / screen → a custom event when the `pageEvents` setting is on, else skipped. */
+function planPage(event: PageEvent | ScreenEvent, ctx: MappingContext): Plan {
+  if (!ctx.settings.pageEvents) {
+    return { action: 'skip', userId: resolveUserId(event), reason: `${event.type} calls are not forwarded (pageEvents is off)` };
+  }
+  const userId = requireUserId(event);
+  return {
+    action: 'send',
+    userId,
+    steps: [{ kind: 'create', create: { method: 'POST', path: '/events/custom', body: mapPage(event, ctx, userId) } }],
+  };
+}
+
+type Planner<T extends EventType> = (event: Extract<RelayEvent, { type: T }>, ctx: MappingContext) => Plan;
+
+/** Exhaustive: adding a call type without a planner is a compile error. */
+const planners: { [T in EventType]: Planner<T> } = {
+  identify: planIdentify,
+  group: planGroup,
+  track: planTrack,
+  page: planPage,
+  screen: planPage,
+  alias: (event) => ({
+    action: 'skip',
+    userId: resolveUserId(event),
+    reason: 'alias has no Gainsight PX equivalent',
+  }),
+};
+
+/**
+ * Plans the Gainsight calls for one validated event. Pure: no I/O.
+ *
+ * @throws ValidationError when the event lacks what Gainsight needs (a user id, encodable values).
+ */
+export function planEvent(event: RelayEvent, ctx: MappingContext): Plan {
+  return (planners[event.type] as Planner<EventType>)(event, ctx);
+}

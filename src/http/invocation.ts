@@ -1,0 +1,102 @@
+import { MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
+
+/**
+ * What kind of invocation this is. One function serves API Gateway (HTTP API payload 2.0 and REST
+ * API v1 proxy events), EventBridge schedules and manual `sls invoke` calls.
+ */
+
+/** An inbound HTTP request, the same whatever API Gateway flavour delivered it. */
+export interface InboundHttp {
+  method: string;
+  path: string;
+  /** Header names lowercased. */
+  headers: Record<string, string>;
+  body: string | undefined;
+  isBase64Encoded: boolean;
+}
+
+export type Route = 'events' | 'health';
+
+export type Invocation =
+  | { kind: 'http'; http: InboundHttp; route: Route }
+  | { kind: 'scheduled' }
+  | { kind: 'action'; action: 'refresh' };
+
+/** The routes and the methods each accepts. */
+const ROUTES: Readonly<Record<string, { route: Route; methods: readonly string[] }>> = {
+  '/events': { route: 'events', methods: ['POST'] },
+  '/health': { route: 'health', methods: ['GET'] },
+};
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+function lowerHeaders(raw: unknown): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null);
+  if (!isObject(raw)) return headers;
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/** `/prod/events/` → `/events`: drops a REST stage prefix and trailing slashes. */
+function normalisePath(path: string, stage: string | undefined): string {
+  let normalised = path.replace(/\/+$/, '') || '/';
+  if (stage && stage !== '$default' && normalised.startsWith(`/${stage}/`)) {
+    normalised = normalised.slice(stage.length + 1);
+  }
+  return normalised;
+}
+
+function httpOf(event: Json): InboundHttp | undefined {
+  const context = isObject(event.requestContext) ? event.requestContext : undefined;
+  // HTTP API, payload format 2.0
+  if (event.version === '2.0' && context && isObject(context.http)) {
+    return {
+      method: (str(context.http.method) ?? '').toUpperCase(),
+      path: normalisePath(str(event.rawPath) ?? str(context.http.path) ?? '/', str(context.stage)),
+      headers: lowerHeaders(event.headers),
+      body: str(event.body),
+      isBase64Encoded: event.isBase64Encoded === true,
+    };
+  }
+  // REST API (and HTTP API payload 1.0) proxy event
+  if (typeof event.httpMethod === 'string') {
+    return {
+      method: event.httpMethod.toUpperCase(),
+      path: normalisePath(str(event.path) ?? '/', context ? str(context.stage) : undefined),
+      headers: lowerHeaders(event.headers),
+      body: str(event.body),
+      isBase64Encoded: event.isBase64Encoded === true,
+    };
+  }
+  return undefined;
+}
+
+/** Thrown for an invocation that is neither HTTP, a schedule, nor a known manual action. */
+export class UnknownInvocationError extends RouteNotFoundError {}
+
+/**
+ * Classifies the raw Lambda event.
+ *
+ * @throws RouteNotFoundError (404) or MethodNotAllowedError (405) for HTTP requests that match
+ * no route; UnknownInvocationError for anything that is not an HTTP request or a schedule.
+ */
+export function classifyInvocation(event: unknown): Invocation {
+  if (isObject(event)) {
+    const http = httpOf(event);
+    if (http) {
+      const match = ROUTES[http.path];
+      if (!match) throw new RouteNotFoundError(`No route for ${http.path.slice(0, 100)}`);
+      if (!match.methods.includes(http.method)) {
+        throw new MethodNotAllowedError(`${http.path} accepts ${match.methods.join(', ')}`, match.methods);
+      }
+      return { kind: 'http', http, route: match.route };
+    }
+    if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
+    if (event.action === 'refresh') return { kind: 'action', action: 'refresh' };
+  }
+  throw new UnknownInvocationError('Unrecognised invocation: expected an API Gateway request or a schedule');
+}

@@ -1,0 +1,22 @@
+import type { MiddlewareObj } from '@middy/core';
+import { VERSION } from '../version.ts';
+import { classifyInvocation } from './invocation.ts';
+import { json } from './responses.ts';
+import { beginState } from './state.ts';
+
+/**
+ * Middleware: classifies the invocation (HTTP route, schedule, manual action) and answers
+ * `GET /health` at once, before any SSM or Gainsight call and without authentication.
+ */
+export function route(): MiddlewareObj {
+  return {
+    before: function routeBefore(request) {
+      const state = beginState(request);
+      state.invocation = classifyInvocation(state.raw);
+      if (state.invocation.kind === 'http' && state.invocation.route === 'health') {
+        return json(200, { status: 'ok', version: VERSION });
+      }
+      return undefined;
+    },
+  };
+}
