@@ -38,13 +38,17 @@ function clientFor(config: RelayConfig): GainsightClient | undefined {
   return client;
 }
 
-/** Aborts when the delivery budget, the Lambda's own deadline or middy's signal runs out. */
-function deliverySignal(budgetMs: number, context: Partial<Context>, signal: AbortSignal | undefined): AbortSignal {
-  const remaining =
+/**
+ * Aborts when the delivery budget (counted from the request's arrival, so time spent loading
+ * configuration counts too), the Lambda's own deadline or middy's signal runs out.
+ */
+function deliverySignal(state: RelayState, budgetMs: number, context: Partial<Context>, signal: AbortSignal | undefined): AbortSignal {
+  const budgetLeft = budgetMs - (Date.now() - state.receivedAt);
+  const lambdaLeft =
     typeof context.getRemainingTimeInMillis === 'function'
       ? context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS
       : Number.POSITIVE_INFINITY;
-  const timeout = AbortSignal.timeout(Math.max(1, Math.min(budgetMs, remaining)));
+  const timeout = AbortSignal.timeout(Math.max(1, Math.min(budgetLeft, lambdaLeft)));
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
@@ -131,7 +135,7 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
   const prepared = prepare(state.rawEvents ?? [], ctx);
   const gainsight = clientFor(config);
-  const deadline = deliverySignal(options.budgetMs, context, signal);
+  const deadline = deliverySignal(state, options.budgetMs, context, signal);
   const send: Send | undefined = gainsight && ((request) => gainsight.send(request, deadline));
   const outcomes = await deliverBatch(prepared, { ctx, baseUrl: config.baseUrl, send });
   logOutcomes(outcomes);

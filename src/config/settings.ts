@@ -40,11 +40,20 @@ const Row = z.object({ from: z.string().optional(), to: z.unknown().optional() }
 const pairsOf = (input: Record<string, unknown>): [string, unknown][] =>
   Object.keys(input).map((key) => [key, input[key]]);
 
+/**
+ * A plain `{key: value}` object, validated without being copied: zod's record would drop a key
+ * named `__proto__`, and such keys must map like any other.
+ */
+const PlainObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  { message: 'expected [{from, to}] or an object' },
+);
+
 const AttributeMap = z
-  .union([z.array(Row), z.record(z.string(), z.string())])
+  .union([z.array(Row), PlainObject])
   .transform((input, ctx): AttributePair[] => {
-    const rows = Array.isArray(input)
-      ? input.map((row) => [row.from ?? '', row.to] as [string, unknown])
+    const rows: [string, unknown][] = Array.isArray(input)
+      ? input.map((row) => [row.from ?? '', row.to])
       : pairsOf(input);
     const pairs: AttributePair[] = [];
     for (const [index, [from, to]] of rows.entries()) {
@@ -63,7 +72,7 @@ const AttributeMap = z
   });
 
 const GlobalContextMap = z
-  .union([z.array(Row), z.record(z.string(), z.unknown())])
+  .union([z.array(Row), PlainObject])
   .transform((input): (readonly [string, unknown])[] =>
     Array.isArray(input)
       ? input.filter((row) => !isBlank(row.from ?? '')).map((row) => [row.from as string, row.to ?? null])

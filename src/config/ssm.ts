@@ -77,8 +77,8 @@ export function ssmConfig(options: SsmConfigOptions): MiddlewareObj[] {
     awsClientOptions: {
       maxAttempts: 2,
       requestHandler: {
-        connectionTimeout: options.requestTimeoutMs ?? 2000,
-        requestTimeout: options.requestTimeoutMs ?? 2000,
+        connectionTimeout: options.requestTimeoutMs ?? 1500,
+        requestTimeout: options.requestTimeoutMs ?? 1500,
         throwOnRequestTimeout: true,
       },
     },

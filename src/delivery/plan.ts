@@ -12,6 +12,7 @@ import {
   mapUserLinkUpdate,
   mapUserUpdate,
   resolveUserId,
+  safeJson,
 } from '../mapping/index.ts';
 
 /**
@@ -34,6 +35,14 @@ export type Plan =
 
 const segment = (id: string): string => encodeURIComponent(id);
 
+/** A request descriptor with its body encoded now: hostile values fail here, as a 400. */
+const request = (method: GainsightRequest['method'], path: string, body: unknown, what: string): GainsightRequest => ({
+  method,
+  path,
+  body,
+  json: safeJson(body, what),
+});
+
 const requireUserId = (event: RelayEvent): string => {
   const userId = resolveUserId(event);
   if (userId === undefined) {
@@ -53,8 +62,8 @@ function planIdentify(event: IdentifyEvent, ctx: MappingContext): Plan {
     steps: [
       {
         kind: 'upsert',
-        update: { method: 'PUT', path: `/users/${segment(userId)}`, body: mapUserUpdate(event, ctx) },
-        create: { method: 'POST', path: '/users', body: mapUserCreate(event, ctx, userId) },
+        update: request('PUT', `/users/${segment(userId)}`, mapUserUpdate(event, ctx), 'traits'),
+        create: request('POST', '/users', mapUserCreate(event, ctx, userId), 'traits'),
       },
     ],
   };
@@ -69,13 +78,13 @@ function planGroup(event: GroupEvent, ctx: MappingContext): Plan {
     steps: [
       {
         kind: 'upsert',
-        update: { method: 'PUT', path: `/accounts/${segment(event.groupId)}`, body: mapAccountUpdate(event, ctx) },
-        create: { method: 'POST', path: '/accounts', body: mapAccountCreate(event, ctx) },
+        update: request('PUT', `/accounts/${segment(event.groupId)}`, mapAccountUpdate(event, ctx), 'traits'),
+        create: request('POST', '/accounts', mapAccountCreate(event, ctx), 'traits'),
       },
       {
         kind: 'upsert',
-        update: { method: 'PUT', path: `/users/${segment(userId)}`, body: mapUserLinkUpdate(event.groupId) },
-        create: { method: 'POST', path: '/users', body: mapUserLinkCreate(event, ctx, userId) },
+        update: request('PUT', `/users/${segment(userId)}`, mapUserLinkUpdate(event.groupId), 'groupId'),
+        create: request('POST', '/users', mapUserLinkCreate(event, ctx, userId), 'groupId'),
       },
     ],
   };
@@ -87,7 +96,7 @@ function planTrack(event: TrackEvent, ctx: MappingContext): Plan {
   return {
     action: 'send',
     userId,
-    steps: [{ kind: 'create', create: { method: 'POST', path: '/events/custom', body: mapTrack(event, ctx, userId) } }],
+    steps: [{ kind: 'create', create: request('POST', '/events/custom', mapTrack(event, ctx, userId), 'properties') }],
   };
 }
 
@@ -100,7 +109,7 @@ function planPage(event: PageEvent | ScreenEvent, ctx: MappingContext): Plan {
   return {
     action: 'send',
     userId,
-    steps: [{ kind: 'create', create: { method: 'POST', path: '/events/custom', body: mapPage(event, ctx, userId) } }],
+    steps: [{ kind: 'create', create: request('POST', '/events/custom', mapPage(event, ctx, userId), 'properties') }],
   };
 }
 

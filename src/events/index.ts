@@ -2,23 +2,27 @@ import * as z from 'zod';
 import { ValidationError } from '../errors.ts';
 import { AliasEvent } from './alias.ts';
 import { isRecord } from './common.ts';
-import { GroupEvent } from './group.ts';
+import { type GroupEvent, GroupEventSchema, resolveGroupId } from './group.ts';
 import { IdentifyEvent } from './identify.ts';
 import { PageEvent, ScreenEvent } from './page.ts';
 import { TrackEvent } from './track.ts';
 
-export { AliasEvent, GroupEvent, IdentifyEvent, PageEvent, ScreenEvent, TrackEvent };
+export { AliasEvent, IdentifyEvent, PageEvent, ScreenEvent, TrackEvent };
+export type { GroupEvent };
+export { GroupEventSchema };
 
 /** Every call type the relay understands, discriminated on `type`. */
-export const RelayEvent = z.discriminatedUnion('type', [
+const RelayEventSchema = z.discriminatedUnion('type', [
   IdentifyEvent,
-  GroupEvent,
+  GroupEventSchema,
   TrackEvent,
   PageEvent,
   ScreenEvent,
   AliasEvent,
 ]);
-export type RelayEvent = z.infer<typeof RelayEvent>;
+type ParsedEvent = z.infer<typeof RelayEventSchema>;
+/** A validated event; a group's account id is resolved. */
+export type RelayEvent = Exclude<ParsedEvent, { type: 'group' }> | GroupEvent;
 export type EventType = RelayEvent['type'];
 export const EVENT_TYPES = ['identify', 'group', 'track', 'page', 'screen', 'alias'] as const satisfies readonly EventType[];
 
@@ -68,7 +72,7 @@ export function parseEvent(raw: unknown): RelayEvent {
       details: { issues: [{ field: 'type', message: `expected one of ${EVENT_TYPES.join(', ')}` }] },
     });
   }
-  const result = RelayEvent.safeParse(type === raw.type ? raw : { ...raw, type });
+  const result = RelayEventSchema.safeParse(type === raw.type ? raw : { ...raw, type });
   if (!result.success) {
     const issues = describeIssues(result.error);
     throw new ValidationError(
@@ -76,5 +80,13 @@ export function parseEvent(raw: unknown): RelayEvent {
       { details: { issues } },
     );
   }
-  return result.data;
+  const event = result.data;
+  if (event.type !== 'group') return event;
+  const groupId = resolveGroupId(event);
+  if (groupId === undefined) {
+    throw new ValidationError('Invalid group event: groupId is required', {
+      details: { issues: [{ field: 'groupId', message: 'required (or traits.groupId)' }] },
+    });
+  }
+  return { ...event, groupId };
 }

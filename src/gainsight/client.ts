@@ -52,7 +52,7 @@ export class GainsightClient {
     let body: string | undefined;
     if (request.body !== undefined) {
       headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(request.body);
+      body = request.json ?? JSON.stringify(request.body);
     }
     try {
       const response = await this.#fetch(this.baseUrl + request.path, {

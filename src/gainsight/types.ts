@@ -90,4 +90,7 @@ export interface GainsightRequest {
   /** Path below the base URL, ids already URL-encoded, e.g. `/users/a%2Fb`. */
   path: string;
   body?: unknown;
+  /** `body` as JSON, encoded once when the request is planned (so a body that cannot be
+   *  encoded is a 400 before anything is sent). */
+  json?: string;
 }

@@ -13,6 +13,8 @@ export interface RelayState {
   readonly [BRAND]: true;
   /** The Lambda event as received. */
   readonly raw: unknown;
+  /** When the invocation began (epoch ms): the delivery budget counts from here. */
+  readonly receivedAt: number;
   invocation?: Invocation;
   config?: RelayConfig;
   /** The raw events of the request body, not yet validated. */
@@ -24,12 +26,12 @@ const isState = (value: unknown): value is RelayState =>
 
 /** Starts the invocation's state; called once, by the first relay middleware. */
 export function beginState(request: Request): RelayState {
-  const state: RelayState = { [BRAND]: true, raw: request.event };
+  const state: RelayState = { [BRAND]: true, raw: request.event, receivedAt: Date.now() };
   request.event = state;
   return state;
 }
 
 /** The invocation's state (an empty one if the first middleware never ran). */
 export function stateOf(request: Request): RelayState {
-  return isState(request.event) ? request.event : { [BRAND]: true, raw: request.event };
+  return isState(request.event) ? request.event : { [BRAND]: true, raw: request.event, receivedAt: Date.now() };
 }
