@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * Packages the prod stage exactly as `npm run package -- --stage prod` does (offline: no AWS
+ * account, no network) and reads the CloudFormation template serverless.yml produces.
+ */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const STAGE = 'prod';
+const SSM_PARAMETER_ARN = `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/gainsight-px-relay/${STAGE}/*`;
+/** Secret-looking values in the packaging shell must never reach the template. */
+const SENTINELS = { PX_API_KEY: 'sentinel-px-api-key', WEBHOOK_SECRET: 'sentinel-webhook-secret' };
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, any>;
+}
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+let outDir: string;
+let templateText: string;
+let resources: Record<string, Resource>;
+
+const ofType = (type: string): [string, Resource][] =>
+  Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+const only = (type: string): Resource => {
+  const found = ofType(type);
+  expect(found, `exactly one ${type}`).toHaveLength(1);
+  return found[0]![1];
+};
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-package-'));
+  await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', outDir], {
+    cwd: root,
+    env: { ...process.env, ...SENTINELS },
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(`npm run package failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+  });
+  templateText = readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8');
+  resources = (JSON.parse(templateText) as { Resources: Record<string, Resource> }).Resources;
+}, 130_000);
+
+afterAll(() => {
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
+  it('routes POST /events and GET /health of one HTTP API to the relay function', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
+    expect(routes.sort()).toEqual(['GET /health', 'POST /events']);
+
+    const integration = only('AWS::ApiGatewayV2::Integration').Properties;
+    expect(integration['IntegrationType']).toBe('AWS_PROXY');
+    expect(integration['PayloadFormatVersion']).toBe('2.0');
+    expect(integration['IntegrationUri']).toEqual({ 'Fn::GetAtt': ['RelayLambdaFunction', 'Arn'] });
+    expect(only('AWS::ApiGatewayV2::Api').Properties['ProtocolType']).toBe('HTTP');
+  });
+
+  it('schedules the housekeeping run with an EventBridge rule', () => {
+    const rule = only('AWS::Events::Rule').Properties;
+    expect(rule['ScheduleExpression']).toBe('rate(5 minutes)');
+    expect(rule['State']).toBe('ENABLED');
+    expect(rule['Targets']).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': ['RelayLambdaFunction', 'Arn'] } }),
+    ]);
+  });
+
+  it('runs handler.handler on nodejs22.x arm64 with a timeout under API Gateway’s 29 s', () => {
+    const fn = only('AWS::Lambda::Function').Properties;
+    expect(fn['Handler']).toBe('handler.handler');
+    expect(fn['Runtime']).toBe('nodejs22.x');
+    expect(fn['Architectures']).toEqual(['arm64']);
+    expect(fn['Timeout']).toBeLessThan(29);
+    // the function must outlive its own delivery budget, or a slow delivery is cut off mid-write
+    expect(fn['Timeout'] * 1000).toBeGreaterThan(Number(fn['Environment'].Variables.DELIVERY_BUDGET_MS));
+  });
+
+  it('points the function at this stage’s SSM prefix and holds no secret values', () => {
+    const variables = only('AWS::Lambda::Function').Properties['Environment'].Variables as Record<string, string>;
+    expect(variables).toEqual({
+      SSM_PREFIX: '/gainsight-px-relay/prod',
+      SSM_CACHE_TTL_SECONDS: '300',
+      DELIVERY_BUDGET_MS: '8000',
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'gainsight-px-relay',
+      LOG_LEVEL: 'INFO',
+    });
+    for (const name of ['PX_API_KEY', 'PX_PRODUCT_KEY', 'WEBHOOK_SECRET', 'PX_SETTINGS', 'DRY_RUN', 'GAINSIGHT_PX_BASE_URL']) {
+      expect(variables).not.toHaveProperty(name);
+    }
+    for (const value of Object.values(SENTINELS)) expect(templateText).not.toContain(value);
+  });
+
+  it('grants exactly the logs statements osls adds, ssm:GetParameters on the prefix and kms:Decrypt via SSM', () => {
+    expect(ofType('AWS::IAM::Policy')).toEqual([]);
+    expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
+    const role = only('AWS::IAM::Role').Properties;
+    expect(role['ManagedPolicyArns']).toBeUndefined();
+    expect(role['Policies']).toHaveLength(1);
+
+    const statements = role['Policies'][0].PolicyDocument.Statement as Statement[];
+    const logGroup = 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/gainsight-px-relay-prod*';
+    expect(statements).toEqual([
+      // added by osls for the function's own log group
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:CreateLogGroup', 'logs:TagResource'],
+        Resource: [{ 'Fn::Sub': `${logGroup}:*` }],
+      },
+      { Effect: 'Allow', Action: ['logs:PutLogEvents'], Resource: [{ 'Fn::Sub': `${logGroup}:*:*` }] },
+      // ours
+      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [{ 'Fn::Sub': SSM_PARAMETER_ARN }] },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: [{ 'Fn::Sub': 'arn:aws:kms:${AWS::Region}:${AWS::AccountId}:key/*' }],
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } } },
+      },
+    ]);
+    for (const statement of statements) {
+      expect(asList(statement.Action).every((action) => typeof action === 'string' && !action.includes('*'))).toBe(true);
+      expect(asList(statement.Resource)).not.toContain('*');
+      expect(statement.Effect).toBe('Allow');
+    }
+  });
+
+  it('produces the deployment zip with the bundled ESM handler', () => {
+    const key = only('AWS::Lambda::Function').Properties['Code'].S3Key as string;
+    const zip = join(outDir, basename(key));
+    expect(existsSync(zip)).toBe(true);
+    expect(statSync(zip).size).toBeGreaterThan(0);
+    // zip entry names are stored uncompressed in the archive's headers
+    expect(readFileSync(zip).toString('latin1')).toContain('handler.mjs');
+  });
+});
