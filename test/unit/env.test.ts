@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { readEnv } from '../../src/config/env.ts';
+import { ConfigurationError } from '../../src/errors.ts';
+
+type Env = Record<string, string | undefined>;
+
+const API_KEY_VALUE = 'px-api-key-DO-NOT-LEAK';
+const SECRET_VALUE = 'webhook-secret-DO-NOT-LEAK';
+
+/** Runs readEnv and returns the ConfigurationError it must throw. */
+const configurationErrorOf = (source: Env): ConfigurationError => {
+  try {
+    readEnv(source);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return error as ConfigurationError;
+  }
+  throw new Error('expected readEnv to throw a ConfigurationError');
+};
+
+describe('readEnv: defaults', () => {
+  it('caches SSM values for 300 seconds and budgets 8000 ms for delivery by default', () => {
+    // Act
+    const env = readEnv({});
+    // Assess
+    expect(env.SSM_CACHE_TTL_SECONDS).toBe(300);
+    expect(env.DELIVERY_BUDGET_MS).toBe(8000);
+  });
+
+  it('leaves every optional variable unset', () => {
+    // Act
+    const env = readEnv({});
+    // Assess
+    expect(env.SSM_PREFIX).toBeUndefined();
+    expect(env.PX_API_KEY).toBeUndefined();
+    expect(env.PX_PRODUCT_KEY).toBeUndefined();
+    expect(env.WEBHOOK_SECRET).toBeUndefined();
+    expect(env.PX_SETTINGS).toBeUndefined();
+    expect(env.GAINSIGHT_PX_BASE_URL).toBeUndefined();
+    expect(env.DRY_RUN).toBeUndefined();
+    expect(env.DEAD_LETTER_QUEUE_URL).toBeUndefined();
+    expect(env.FAILED_QUEUE_URL).toBeUndefined();
+  });
+
+  it('ignores variables it does not know', () => {
+    // Act
+    const env = readEnv({ AWS_REGION: 'eu-west-1', PATH: '/usr/bin' });
+    // Assess
+    expect(env).not.toHaveProperty('AWS_REGION');
+    expect(env).not.toHaveProperty('PATH');
+  });
+});
+
+describe('readEnv: empty strings count as unset', () => {
+  it.each([
+    'SSM_PREFIX',
+    'PX_API_KEY',
+    'PX_PRODUCT_KEY',
+    'WEBHOOK_SECRET',
+    'PX_SETTINGS',
+    'GAINSIGHT_PX_BASE_URL',
+    'DRY_RUN',
+    'DEAD_LETTER_QUEUE_URL',
+    'FAILED_QUEUE_URL',
+  ])('treats an empty %s as unset', (name) => {
+    // Act
+    const env = readEnv({ [name]: '' }) as Record<string, unknown>;
+    // Assess
+    expect(env[name]).toBeUndefined();
+  });
+
+  it('treats a blank SSM_PREFIX as unset', () => {
+    // Act
+    const env = readEnv({ SSM_PREFIX: '   ' });
+    // Assess
+    expect(env.SSM_PREFIX).toBeUndefined();
+  });
+
+  it('falls back to the defaults for empty numbers', () => {
+    // Act
+    const env = readEnv({ SSM_CACHE_TTL_SECONDS: '', DELIVERY_BUDGET_MS: ' ' });
+    // Assess
+    expect(env.SSM_CACHE_TTL_SECONDS).toBe(300);
+    expect(env.DELIVERY_BUDGET_MS).toBe(8000);
+  });
+});
+
+describe('readEnv: SSM_PREFIX', () => {
+  it('keeps a prefix that starts with "/"', () => {
+    // Act
+    const env = readEnv({ SSM_PREFIX: '/gainsight-px-relay/prod' });
+    // Assess
+    expect(env.SSM_PREFIX).toBe('/gainsight-px-relay/prod');
+  });
+
+  it.each([
+    ['/gainsight-px-relay/prod/', '/gainsight-px-relay/prod'],
+    ['/gainsight-px-relay/prod///', '/gainsight-px-relay/prod'],
+    [' /gainsight-px-relay/dev/ ', '/gainsight-px-relay/dev'],
+  ])('drops the trailing slashes of %j', (given, expected) => {
+    // Act
+    const env = readEnv({ SSM_PREFIX: given });
+    // Assess
+    expect(env.SSM_PREFIX).toBe(expected);
+  });
+
+  it('rejects a prefix that does not start with "/", naming the variable', () => {
+    // Act
+    const error = configurationErrorOf({ SSM_PREFIX: 'gainsight-px-relay/prod' });
+    // Assess
+    expect(error.statusCode).toBe(503);
+    expect(error.message).toContain('SSM_PREFIX');
+  });
+});
+
+describe('readEnv: DRY_RUN', () => {
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+  ])('reads %j as %s', (given, expected) => {
+    // Act
+    const env = readEnv({ DRY_RUN: given });
+    // Assess
+    expect(env.DRY_RUN).toBe(expected);
+  });
+
+  it.each(['maybe', '2', 'truthy', 'y e s'])('rejects %j, naming the variable', (given) => {
+    // Act
+    const error = configurationErrorOf({ DRY_RUN: given });
+    // Assess
+    expect(error.message).toContain('DRY_RUN');
+  });
+});
+
+describe('readEnv: URLs', () => {
+  it.each(['http://127.0.0.1:4010/v1', 'https://api-eu.aptrinsic.com/v1'])(
+    'accepts GAINSIGHT_PX_BASE_URL %s',
+    (url) => {
+      // Act
+      const env = readEnv({ GAINSIGHT_PX_BASE_URL: url });
+      // Assess
+      expect(env.GAINSIGHT_PX_BASE_URL).toBe(url);
+    },
+  );
+
+  it.each(['ftp://example.com/v1', 'api.aptrinsic.com/v1', 'http://', 'https://exa mple.com'])(
+    'rejects GAINSIGHT_PX_BASE_URL %j, naming the variable',
+    (url) => {
+      // Act
+      const error = configurationErrorOf({ GAINSIGHT_PX_BASE_URL: url });
+      // Assess
+      expect(error.message).toContain('GAINSIGHT_PX_BASE_URL');
+    },
+  );
+
+  it('accepts an SQS queue URL for DEAD_LETTER_QUEUE_URL', () => {
+    // Prepare
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gainsight-px-relay-parked-prod';
+    // Act
+    const env = readEnv({ DEAD_LETTER_QUEUE_URL: url });
+    // Assess
+    expect(env.DEAD_LETTER_QUEUE_URL).toBe(url);
+  });
+});
+
+describe('readEnv: numbers', () => {
+  it('reads SSM_CACHE_TTL_SECONDS and DELIVERY_BUDGET_MS as whole numbers', () => {
+    // Act
+    const env = readEnv({ SSM_CACHE_TTL_SECONDS: '0', DELIVERY_BUDGET_MS: '2500' });
+    // Assess
+    expect(env.SSM_CACHE_TTL_SECONDS).toBe(0);
+    expect(env.DELIVERY_BUDGET_MS).toBe(2500);
+  });
+
+  it.each([
+    ['SSM_CACHE_TTL_SECONDS', '-1'],
+    ['SSM_CACHE_TTL_SECONDS', 'five'],
+    ['DELIVERY_BUDGET_MS', '12.5'],
+    ['DELIVERY_BUDGET_MS', '99'],
+  ])('rejects %s=%j, naming the variable', (name, value) => {
+    // Act
+    const error = configurationErrorOf({ [name]: value });
+    // Assess
+    expect(error.message).toContain(name);
+  });
+});
+
+describe('readEnv: errors', () => {
+  it('names every invalid variable in one error', () => {
+    // Act
+    const error = configurationErrorOf({ DRY_RUN: 'maybe', SSM_PREFIX: 'relative' });
+    // Assess
+    expect(error.message).toContain('DRY_RUN');
+    expect(error.message).toContain('SSM_PREFIX');
+  });
+
+  it('never includes the PX_API_KEY or WEBHOOK_SECRET values', () => {
+    // Act
+    const error = configurationErrorOf({
+      PX_API_KEY: API_KEY_VALUE,
+      WEBHOOK_SECRET: SECRET_VALUE,
+      DRY_RUN: 'maybe',
+      GAINSIGHT_PX_BASE_URL: 'nope',
+    });
+    // Assess
+    const visible = `${error.message} ${JSON.stringify(error.details ?? null)}`;
+    expect(visible).not.toContain(API_KEY_VALUE);
+    expect(visible).not.toContain(SECRET_VALUE);
+  });
+
+  it('does not echo an invalid value', () => {
+    // Act
+    const error = configurationErrorOf({ GAINSIGHT_PX_BASE_URL: 'gopher://internal-host-ABC' });
+    // Assess
+    expect(error.message).not.toContain('internal-host-ABC');
+  });
+});

@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import { MethodNotAllowedError, RouteNotFoundError } from '../../src/errors.ts';
+import { UnknownInvocationError, classifyInvocation } from '../../src/http/invocation.ts';
+
+type Overrides = Record<string, unknown>;
+
+/** An API Gateway HTTP API (payload 2.0) event for `method path`. */
+const makeHttpApiEvent = (
+  method: string,
+  path: string,
+  overrides: Overrides = {},
+  stage = '$default',
+): Record<string, unknown> => ({
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: path,
+  rawQueryString: '',
+  headers: { 'Content-Type': 'application/json', Authorization: 'Bearer token-1' },
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'api-1',
+    stage,
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+  },
+  body: '{"type":"identify","userId":"user-1"}',
+  isBase64Encoded: false,
+  ...overrides,
+});
+
+/** An API Gateway REST API (v1 proxy) event for `method path`. */
+const makeRestApiEvent = (method: string, path: string, overrides: Overrides = {}, stage = 'prod'): Record<string, unknown> => ({
+  resource: '/{proxy+}',
+  path,
+  httpMethod: method,
+  headers: { 'Content-Type': 'application/json', Authorization: 'Bearer token-1' },
+  multiValueHeaders: {},
+  queryStringParameters: null,
+  requestContext: { accountId: '123456789012', stage, httpMethod: method, path: `/${stage}${path}` },
+  body: '{"type":"identify","userId":"user-1"}',
+  isBase64Encoded: false,
+  ...overrides,
+});
+
+const makeScheduledEvent = (overrides: Overrides = {}): Record<string, unknown> => ({
+  version: '0',
+  id: 'schedule-1',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: '2024-01-02T03:04:05Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:123456789012:rule/housekeeping'],
+  detail: {},
+  ...overrides,
+});
+
+/** Runs classifyInvocation and returns the error it must throw. */
+const errorOf = (event: unknown): unknown => {
+  try {
+    classifyInvocation(event);
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected classifyInvocation to throw');
+};
+
+describe('classifyInvocation: HTTP API payload 2.0', () => {
+  it('routes POST /events with its body and lowercased headers', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', '/events'));
+    // Assess
+    expect(invocation).toEqual({
+      kind: 'http',
+      route: 'events',
+      http: {
+        method: 'POST',
+        path: '/events',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer token-1' },
+        body: '{"type":"identify","userId":"user-1"}',
+        isBase64Encoded: false,
+      },
+    });
+  });
+
+  it('routes GET /health', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'health', http: { method: 'GET', body: undefined } });
+  });
+
+  it('passes the base64 flag on', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', '/events', { isBase64Encoded: true, body: 'e30=' }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', http: { isBase64Encoded: true, body: 'e30=' } });
+  });
+
+  it('uses requestContext.http.path when rawPath is absent', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', '/events', { rawPath: undefined }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'events' });
+  });
+
+  it('strips a named stage prefix', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', '/prod/events', {}, 'prod'));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'events', http: { path: '/events' } });
+  });
+
+  it('matches the method whatever its case', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('post', '/events'));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', http: { method: 'POST' } });
+  });
+});
+
+describe('classifyInvocation: REST API v1 proxy', () => {
+  it('routes POST /events', () => {
+    // Act
+    const invocation = classifyInvocation(makeRestApiEvent('POST', '/events'));
+    // Assess
+    expect(invocation).toEqual({
+      kind: 'http',
+      route: 'events',
+      http: {
+        method: 'POST',
+        path: '/events',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer token-1' },
+        body: '{"type":"identify","userId":"user-1"}',
+        isBase64Encoded: false,
+      },
+    });
+  });
+
+  it('strips the stage prefix from the path', () => {
+    // Act
+    const invocation = classifyInvocation(makeRestApiEvent('GET', '/dev/health', {}, 'dev'));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'health', http: { path: '/health' } });
+  });
+
+  it('reads a null body as no body', () => {
+    // Act
+    const invocation = classifyInvocation(makeRestApiEvent('GET', '/health', { body: null }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', http: { body: undefined } });
+  });
+
+  it('keeps only text headers', () => {
+    // Act
+    const invocation = classifyInvocation(makeRestApiEvent('POST', '/events', { headers: { 'X-Count': 3, 'X-Name': 'a' } }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', http: { headers: { 'x-name': 'a' } } });
+    expect(invocation.kind === 'http' && Object.keys(invocation.http.headers)).toEqual(['x-name']);
+  });
+});
+
+describe('classifyInvocation: paths', () => {
+  it.each(['/events/', '/events//'])('ignores the trailing slashes of %s', (path) => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', path));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'events', http: { path: '/events' } });
+  });
+
+  it('ignores a trailing slash after a stage prefix', () => {
+    // Act
+    const invocation = classifyInvocation(makeRestApiEvent('GET', '/prod/health/', {}, 'prod'));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: 'health' });
+  });
+
+  it.each([
+    ['an unknown path', '/nope'],
+    ['the root', '/'],
+    ['a sub-path of a route', '/events/extra'],
+    ['a route in another case', '/Events'],
+  ])('answers 404 for %s', (_label, path) => {
+    // Act
+    const error = errorOf(makeHttpApiEvent('POST', path));
+    // Assess
+    expect(error).toBeInstanceOf(RouteNotFoundError);
+    expect(error).not.toBeInstanceOf(UnknownInvocationError);
+    expect((error as RouteNotFoundError).statusCode).toBe(404);
+  });
+
+  it('does not strip a prefix that is not the stage', () => {
+    // Act
+    const error = errorOf(makeRestApiEvent('POST', '/staging/events', {}, 'prod'));
+    // Assess
+    expect(error).toBeInstanceOf(RouteNotFoundError);
+  });
+});
+
+describe('classifyInvocation: methods', () => {
+  it.each([
+    ['GET', '/events', ['POST']],
+    ['PUT', '/events', ['POST']],
+    ['POST', '/health', ['GET']],
+    ['DELETE', '/health', ['GET']],
+  ])('answers 405 to %s %s, allowing %j', (method, path, allow) => {
+    // Act
+    const error = errorOf(makeHttpApiEvent(method, path));
+    // Assess
+    expect(error).toBeInstanceOf(MethodNotAllowedError);
+    expect((error as MethodNotAllowedError).statusCode).toBe(405);
+    expect((error as MethodNotAllowedError).allow).toEqual(allow);
+  });
+
+  it('answers 405 on the REST API too', () => {
+    // Act
+    const error = errorOf(makeRestApiEvent('GET', '/prod/events', {}, 'prod'));
+    // Assess
+    expect((error as MethodNotAllowedError).allow).toEqual(['POST']);
+  });
+});
+
+describe('classifyInvocation: other invocations', () => {
+  it('recognises an EventBridge schedule', () => {
+    // Act
+    const invocation = classifyInvocation(makeScheduledEvent());
+    // Assess
+    expect(invocation).toEqual({ kind: 'scheduled' });
+  });
+
+  it('does not take another EventBridge event for a schedule', () => {
+    // Act
+    const error = errorOf(makeScheduledEvent({ 'detail-type': 'EC2 Instance State-change Notification' }));
+    // Assess
+    expect(error).toBeInstanceOf(UnknownInvocationError);
+  });
+
+  it('does not take a schedule from another source', () => {
+    // Act
+    const error = errorOf(makeScheduledEvent({ source: 'my.app' }));
+    // Assess
+    expect(error).toBeInstanceOf(UnknownInvocationError);
+  });
+
+  it('recognises the manual {"action":"refresh"}', () => {
+    // Act
+    const invocation = classifyInvocation({ action: 'refresh' });
+    // Assess
+    expect(invocation).toEqual({ kind: 'action', action: 'refresh' });
+  });
+
+  it.each([
+    ['null', null],
+    ['undefined', undefined],
+    ['a string', 'refresh'],
+    ['a number', 42],
+    ['an empty object', {}],
+    ['an array', [{ action: 'refresh' }]],
+    ['another action', { action: 'drop-tables' }],
+  ])('refuses %s as an unknown invocation', (_label, event) => {
+    // Act
+    const error = errorOf(event);
+    // Assess
+    expect(error).toBeInstanceOf(UnknownInvocationError);
+    expect((error as UnknownInvocationError).statusCode).toBe(404);
+  });
+});
