@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { configuration, loadEnv } from './src/config/index.ts';
+import { Queue } from './src/delivery/queue.ts';
 import { authenticate } from './src/http/auth.ts';
 import { decodeBody } from './src/http/body.ts';
 import { errorTranslator } from './src/http/error-translator.ts';
@@ -33,7 +34,17 @@ const chain = middy<RelayState, HttpResponse | ScheduledSummary, Error, Context>
   .use(decodeBody())
   // 6. The single error translator, registered last so it handles every error first.
   .use(errorTranslator())
-  .handler(createRelayHandler({ budgetMs: env instanceof Error ? 8000 : env.DELIVERY_BUDGET_MS }));
+  .handler(
+    createRelayHandler(
+      env instanceof Error
+        ? { budgetMs: 8000 }
+        : {
+            budgetMs: env.DELIVERY_BUDGET_MS,
+            ...(env.DEAD_LETTER_QUEUE_URL ? { parking: new Queue(env.DEAD_LETTER_QUEUE_URL) } : {}),
+            ...(env.FAILED_QUEUE_URL ? { failed: new Queue(env.FAILED_QUEUE_URL) } : {}),
+          },
+    ),
+  );
 
 /** The Lambda entry point (API Gateway HTTP/REST events, EventBridge schedules, manual invokes). */
 export const handler = chain as unknown as (event: unknown, context: Context) => Promise<unknown>;

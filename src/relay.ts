@@ -1,9 +1,11 @@
 import type { Context } from 'aws-lambda';
 import type { RelayConfig } from './config/relay-config.ts';
-import { type BatchOutcome, type PreparedEvent, deliverBatch } from './delivery/batch.ts';
-import type { Send } from './delivery/execute.ts';
+import { type PreparedEvent, deliverBatch } from './delivery/batch.ts';
+import { parkedMessage } from './delivery/parking.ts';
 import { planEvent } from './delivery/plan.ts';
-import type { EventResult } from './delivery/process.ts';
+import type { EventFailure, EventOutcome, EventResult, ProcessDeps } from './delivery/process.ts';
+import type { Queue } from './delivery/queue.ts';
+import { type RedriveSummary, redrive } from './delivery/redrive.ts';
 import { type RelayError, ValidationError, isRelayError } from './errors.ts';
 import { type RelayEvent, parseEvent } from './events/index.ts';
 import { GainsightClient } from './gainsight/client.ts';
@@ -17,15 +19,23 @@ import { logger } from './observability.ts';
  * configuration loaded, the sender authenticated and the body decoded (see handler.ts).
  */
 
-/** Time kept back from the Lambda's deadline to answer after the last Gainsight call. */
+/** Time kept back from the Lambda's deadline to answer after the last call. */
 const SAFETY_MARGIN_MS = 1000;
+/** Time kept back from the delivery budget to park what could not be delivered. */
+const PARKING_RESERVE_MS = 600;
 
 export interface RelayOptions {
   /** DELIVERY_BUDGET_MS: how long one request may spend delivering. */
   budgetMs: number;
+  /** DEAD_LETTER_QUEUE_URL: where undeliverable events are parked. */
+  parking?: Queue;
+  /** FAILED_QUEUE_URL: where the redrive puts events Gainsight rejected for good. */
+  failed?: Queue;
 }
 
-export type ScheduledSummary = { ok: true; action: 'refresh'; dataCenter: string; dryRun: boolean };
+export type ScheduledSummary =
+  | { ok: true; action: 'scheduled' | 'refresh' | 'redrive'; dataCenter: string; dryRun: boolean; redrive?: RedriveSummary | 'no-queue' | 'dry-run' }
+  | { ok: false; error: { code: string; message: string } };
 
 let client: GainsightClient | undefined;
 
@@ -38,18 +48,24 @@ function clientFor(config: RelayConfig): GainsightClient | undefined {
   return client;
 }
 
-/**
- * Aborts when the delivery budget (counted from the request's arrival, so time spent loading
- * configuration counts too), the Lambda's own deadline or middy's signal runs out.
- */
-function deliverySignal(state: RelayState, budgetMs: number, context: Partial<Context>, signal: AbortSignal | undefined): AbortSignal {
-  const budgetLeft = budgetMs - (Date.now() - state.receivedAt);
-  const lambdaLeft =
+/** Epoch ms by which work must end: the budget from `startedAt`, and the Lambda's deadline. */
+function deadlineOf(startedAt: number, budgetMs: number, context: Partial<Context>): number {
+  const lambdaEnd =
     typeof context.getRemainingTimeInMillis === 'function'
-      ? context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS
+      ? Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS
       : Number.POSITIVE_INFINITY;
-  const timeout = AbortSignal.timeout(Math.max(1, Math.min(budgetLeft, lambdaLeft)));
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  return Math.min(startedAt + budgetMs, lambdaEnd);
+}
+
+function depsFor(config: RelayConfig, deadline: number, signal: AbortSignal | undefined): ProcessDeps {
+  const gainsight = clientFor(config);
+  return {
+    ctx: { settings: config.settings, productKey: config.productKey },
+    baseUrl: config.baseUrl,
+    transport: gainsight && ((request, attemptSignal) => gainsight.send(request, attemptSignal)),
+    deadline,
+    ...(signal ? { signal } : {}),
+  };
 }
 
 /** Validates and plans every event before anything is sent: an invalid batch sends nothing. */
@@ -62,50 +78,81 @@ function prepare(rawEvents: readonly unknown[], ctx: MappingContext): PreparedEv
       prepared.push({ event, plan: planEvent(event, ctx) });
     } catch (error) {
       if (!isRelayError(error)) throw error;
-      const messageId = typeof (raw as { messageId?: unknown })?.messageId === 'string' ? (raw as { messageId: string }).messageId : undefined;
-      problems.push({ index, ...(messageId ? { messageId } : {}), code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+      const messageId = (raw as { messageId?: unknown } | null)?.messageId;
+      problems.push({
+        index,
+        ...(typeof messageId === 'string' ? { messageId } : {}),
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
     }
   });
-  if (problems.length > 0) {
-    const first = problems[0] as { message: string; code: string };
-    throw new ValidationError(
-      rawEvents.length === 1 ? first.message : `${problems.length} of ${rawEvents.length} events are invalid; nothing was sent`,
-      { code: rawEvents.length === 1 ? first.code : 'invalid_events', details: rawEvents.length === 1 ? (problems[0] as { details?: unknown }).details : { events: problems } },
-    );
-  }
-  return prepared;
+  if (problems.length === 0) return prepared;
+  const first = problems[0] as { code: string; message: string; details?: unknown };
+  if (rawEvents.length === 1) throw new ValidationError(first.message, { code: first.code, details: first.details });
+  throw new ValidationError(`${problems.length} of ${rawEvents.length} events are invalid; nothing was sent`, {
+    code: 'invalid_events',
+    details: { events: problems },
+  });
 }
 
-type ResultEntry = EventResult | { messageId?: string; type: RelayEvent['type']; status: 'failed'; error: ReturnType<typeof errorBody>['error'] };
+/** An event's line in the answer. */
+type ResultEntry =
+  | EventResult
+  | { messageId?: string; type: RelayEvent['type']; status: 'queued'; reason: string }
+  | { messageId?: string; type: RelayEvent['type']; status: 'failed'; error: ReturnType<typeof errorBody>['error'] };
 
-function entryOf(outcome: BatchOutcome): ResultEntry {
-  if (outcome.ok) return outcome.result;
-  const { event, error } = outcome;
-  return {
-    ...(event.messageId === undefined ? {} : { messageId: event.messageId }),
-    type: event.type,
-    status: 'failed',
-    error: errorBody(error).error,
-  };
+/** The final state of one event after delivery and, if needed, parking. */
+type Settled = { entry: ResultEntry; failure?: RelayError };
+
+const idOf = (event: RelayEvent) => (event.messageId === undefined ? {} : { messageId: event.messageId });
+
+/**
+ * Parks every retryable failure, one message per event. An event whose parking failed stays
+ * failed: nothing is acknowledged that is not delivered, parked or skipped.
+ */
+async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefined): Promise<Settled[]> {
+  return Promise.all(
+    outcomes.map(async (outcome): Promise<Settled> => {
+      if (outcome.ok) return { entry: outcome.result };
+      let failure: EventFailure = outcome;
+      if (parking && outcome.error.retryable) {
+        try {
+          await parking.send(parkedMessage(outcome));
+          return { entry: { ...idOf(outcome.event), type: outcome.event.type, status: 'queued', reason: outcome.error.code } };
+        } catch (error) {
+          logger.error('event could not be parked', { code: isRelayError(error) ? error.code : 'internal' });
+          failure = outcome;
+        }
+      }
+      return {
+        entry: { ...idOf(failure.event), type: failure.event.type, status: 'failed', error: errorBody(failure.error).error },
+        failure: failure.error,
+      };
+    }),
+  );
 }
 
 /**
- * The answer for a delivered batch (SPEC §4): 200 when every event was delivered or skipped;
- * otherwise the status that makes the sender do the right thing — 503 (or 429 when Gainsight
- * only throttled) if any event can succeed later, else 400. The body lists every event's outcome.
+ * The answer for a batch (SPEC §4), worst outcome first:
+ * - 503 (or 429 when Gainsight only throttled): an event failed retryably and is not parked;
+ * - 400: Gainsight (or planning) rejected an event for good;
+ * - 202: everything else was delivered or skipped, and at least one event is parked;
+ * - 200: every event was delivered or skipped.
+ * The body lists every event's outcome, so a sender of a batch can tell which ones landed.
  */
-export function answerFor(outcomes: readonly BatchOutcome[]): HttpResponse {
-  const failures = outcomes.filter((outcome): outcome is Extract<BatchOutcome, { ok: false }> => !outcome.ok);
-  const results = outcomes.map(entryOf);
-  if (failures.length === 0) return json(200, { results });
-
-  const retryable = failures.filter((failure) => failure.error.retryable);
-  const deciding: RelayError = ((retryable.find((failure) => failure.error.statusCode !== 429) ?? retryable[0] ?? failures[0]) as {
-    error: RelayError;
-  }).error;
-  const status = retryable.length > 0 ? (retryable.every((f) => f.error.statusCode === 429) ? 429 : 503) : 400;
+export function answerFor(settled: readonly Settled[]): HttpResponse {
+  const results = settled.map((item) => item.entry);
+  const failures = settled.flatMap((item) => (item.failure ? [item.failure] : []));
+  if (failures.length === 0) {
+    return json(results.some((entry) => entry.status === 'queued') ? 202 : 200, { results });
+  }
+  const retryable = failures.filter((error) => error.retryable);
+  const deciding = retryable.find((error) => error.statusCode !== 429) ?? retryable[0] ?? (failures[0] as RelayError);
+  const status = retryable.length === 0 ? 400 : retryable.every((error) => error.statusCode === 429) ? 429 : 503;
   const message =
-    outcomes.length === 1 ? deciding.message : `${failures.length} of ${outcomes.length} events failed: ${deciding.message}`;
+    settled.length === 1 ? deciding.message : `${failures.length} of ${settled.length} events failed: ${deciding.message}`;
   const retryAfter = (deciding as { retryAfterSeconds?: number }).retryAfterSeconds;
   return json(
     status,
@@ -114,32 +161,68 @@ export function answerFor(outcomes: readonly BatchOutcome[]): HttpResponse {
   );
 }
 
-function logOutcomes(outcomes: readonly BatchOutcome[]): void {
-  for (const outcome of outcomes) {
-    const entry = entryOf(outcome);
+function logOutcomes(outcomes: readonly EventOutcome[], settled: readonly Settled[]): void {
+  let keyRefused = false;
+  outcomes.forEach((outcome, index) => {
+    const entry = (settled[index] as Settled).entry;
     const fields = {
       messageId: entry.messageId,
       type: entry.type,
       outcome: entry.status,
-      ...(entry.status === 'delivered' ? { calls: entry.calls } : {}),
-      ...(entry.status === 'failed' ? { code: entry.error.code, reason: entry.error.message } : {}),
+      ...(outcome.ok && outcome.result.status === 'delivered' ? { calls: outcome.result.calls, attempts: outcome.result.attempts } : {}),
+      ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.message } : {}),
     };
+    if (!outcome.ok && outcome.error.code === 'gainsight_auth') keyRefused = true;
     if (entry.status === 'failed') logger.warn('event failed', fields);
     else logger.info(`event ${entry.status}`, fields);
+  });
+  if (keyRefused) {
+    logger.error(
+      'Gainsight PX refused the API key (401/403): put a valid REST API key with Write permission in the api-key parameter (or PX_API_KEY); events are parked or answered 503 until then',
+    );
   }
 }
 
-/** `POST /events`: validate, plan, deliver, answer. */
+/** `POST /events`: validate, plan, deliver (with retries), park what could not be delivered, answer. */
 async function relayEvents(state: RelayState, options: RelayOptions, context: Partial<Context>, signal?: AbortSignal): Promise<HttpResponse> {
   const config = state.config as RelayConfig;
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
   const prepared = prepare(state.rawEvents ?? [], ctx);
-  const gainsight = clientFor(config);
-  const deadline = deliverySignal(state, options.budgetMs, context, signal);
-  const send: Send | undefined = gainsight && ((request) => gainsight.send(request, deadline));
-  const outcomes = await deliverBatch(prepared, { ctx, baseUrl: config.baseUrl, send });
-  logOutcomes(outcomes);
-  return answerFor(outcomes);
+  const reserve = options.parking ? PARKING_RESERVE_MS : 0;
+  const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
+  const outcomes = await deliverBatch(prepared, depsFor(config, deadline, signal));
+  const settled = await settle(outcomes, options.parking);
+  logOutcomes(outcomes, settled);
+  return answerFor(settled);
+}
+
+/** Scheduled and manual runs: settings were just re-read; redrive parked events when possible. */
+async function housekeeping(
+  state: RelayState,
+  options: RelayOptions,
+  context: Partial<Context>,
+  signal?: AbortSignal,
+): Promise<ScheduledSummary> {
+  const config = state.config as RelayConfig;
+  const action: 'scheduled' | 'refresh' | 'redrive' = state.invocation?.kind === 'action' ? state.invocation.action : 'scheduled';
+  const base = { ok: true as const, action, dataCenter: config.settings.dataCenter, dryRun: config.dryRun };
+  if (action === 'refresh') {
+    logger.info('settings refreshed', base);
+    return base;
+  }
+  if (!options.parking) return { ...base, redrive: 'no-queue' };
+  // A dry run would receive parked events without sending them: leave the queue alone.
+  if (config.dryRun) return { ...base, redrive: 'dry-run' };
+  const deadline = deadlineOf(Date.now(), Number.POSITIVE_INFINITY, context);
+  const { deadline: _unused, ...deps } = depsFor(config, deadline, signal);
+  const summary = await redrive({
+    parking: options.parking,
+    failed: options.failed,
+    deps,
+    deadline: Number.isFinite(deadline) ? deadline : Date.now() + 10_000,
+  });
+  logger.info('redrive finished', { ...summary });
+  return { ...base, redrive: summary };
 }
 
 /** Creates the handler that middy wraps. */
@@ -149,12 +232,7 @@ export function createRelayHandler(options: RelayOptions) {
     context: Context,
     opts?: { signal?: AbortSignal },
   ): Promise<HttpResponse | ScheduledSummary> {
-    const invocation = state.invocation;
-    if (invocation?.kind === 'http') return relayEvents(state, options, context, opts?.signal);
-    // Scheduled and manual runs: the configuration middleware has just re-read SSM.
-    const config = state.config as RelayConfig;
-    const summary: ScheduledSummary = { ok: true, action: 'refresh', dataCenter: config.settings.dataCenter, dryRun: config.dryRun };
-    logger.info('settings refreshed', { ...summary });
-    return summary;
+    if (state.invocation?.kind === 'http') return relayEvents(state, options, context, opts?.signal);
+    return housekeeping(state, options, context, opts?.signal);
   };
 }

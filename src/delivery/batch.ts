@@ -1,12 +1,13 @@
-import { type RelayError, UnavailableError, isRelayError } from '../errors.ts';
 import type { RelayEvent } from '../events/index.ts';
 import type { Plan } from './plan.ts';
-import { type EventResult, type ProcessDeps, runPlan } from './process.ts';
+import { type EventOutcome, type ProcessDeps, runPlan } from './process.ts';
 
-/** One event's outcome in a batch: its result, or the error that stopped it. */
-export type BatchOutcome =
-  | { ok: true; result: EventResult }
-  | { ok: false; event: RelayEvent; error: RelayError };
+/** A validated event with its plan, and the step to start from (0 unless resumed). */
+export interface PreparedEvent {
+  event: RelayEvent;
+  plan: Plan;
+  fromStep?: number;
+}
 
 /** How many users' events are in flight at once (Gainsight allows about 200 requests/s). */
 const DEFAULT_CONCURRENCY = 8;
@@ -16,18 +17,12 @@ const DEFAULT_CONCURRENCY = 8;
  * identify must land before the group that links that user); different users run in parallel.
  * Every event gets its own outcome: one failure does not stop the others.
  */
-/** A validated event with its plan. */
-export interface PreparedEvent {
-  event: RelayEvent;
-  plan: Plan;
-}
-
 export async function deliverBatch(
   prepared: readonly PreparedEvent[],
   deps: ProcessDeps,
   concurrency = DEFAULT_CONCURRENCY,
-): Promise<BatchOutcome[]> {
-  const outcomes: BatchOutcome[] = new Array(prepared.length);
+): Promise<EventOutcome[]> {
+  const outcomes: EventOutcome[] = new Array(prepared.length);
   const lanes = new Map<string, number[]>();
   prepared.forEach(({ plan }, index) => {
     const key = plan.userId ?? `#${index}`;
@@ -39,18 +34,8 @@ export async function deliverBatch(
   const queue = [...lanes.values()];
   const runLane = async (indexes: number[]): Promise<void> => {
     for (const index of indexes) {
-      const { event, plan } = prepared[index] as PreparedEvent;
-      try {
-        outcomes[index] = { ok: true, result: await runPlan(event, plan, deps) };
-      } catch (error) {
-        outcomes[index] = {
-          ok: false,
-          event,
-          error: isRelayError(error)
-            ? error
-            : new UnavailableError('Unexpected failure while delivering the event', { code: 'internal', cause: error }),
-        };
-      }
+      const { event, plan, fromStep } = prepared[index] as PreparedEvent;
+      outcomes[index] = await runPlan(event, plan, deps, fromStep ?? 0);
     }
   };
   const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {

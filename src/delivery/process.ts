@@ -1,14 +1,30 @@
+import { type RelayError, UnavailableError, isRelayError } from '../errors.ts';
 import type { RelayEvent } from '../events/index.ts';
 import { API_KEY_HEADER } from '../gainsight/client.ts';
 import type { MappingContext } from '../mapping/index.ts';
-import { type Send, executeSteps } from './execute.ts';
+import { type Progress, executeSteps } from './execute.ts';
 import { type Plan, type Step, planEvent } from './plan.ts';
+import { type AttemptLog, type RetryPolicy, type Transport, withRetries } from './retry.ts';
 
 /** What the sender learns about one event (SPEC §4 `results[]`). */
 export type EventResult =
-  | { messageId?: string; type: RelayEvent['type']; status: 'delivered'; calls: number }
+  | { messageId?: string; type: RelayEvent['type']; status: 'delivered'; calls: number; attempts: number }
   | { messageId?: string; type: RelayEvent['type']; status: 'skipped'; reason: string }
   | { messageId?: string; type: RelayEvent['type']; status: 'dry-run'; requests: PlannedRequest[] };
+
+/** Why an event was not delivered, and how far it got (enough to park it and resume later). */
+export interface EventFailure {
+  event: RelayEvent;
+  error: RelayError;
+  attempts: number;
+  /** Epoch ms of the first failed attempt. */
+  firstFailureAt: number;
+  /** Steps of the plan already done; a redrive starts after them. */
+  completedSteps: number;
+  calls: number;
+}
+
+export type EventOutcome = { ok: true; result: EventResult } | ({ ok: false } & EventFailure);
 
 /** A request a dry run would have sent, API key redacted. */
 export interface PlannedRequest {
@@ -24,7 +40,11 @@ export interface ProcessDeps {
   ctx: MappingContext;
   baseUrl: string;
   /** Undefined in a dry run: nothing is sent. */
-  send: Send | undefined;
+  transport: Transport | undefined;
+  /** Epoch ms: no Gainsight attempt starts or is waited for after this. */
+  deadline: number;
+  signal?: AbortSignal;
+  policy?: RetryPolicy;
 }
 
 const REDACTED = '[redacted]';
@@ -43,26 +63,51 @@ function describeSteps(steps: readonly Step[], baseUrl: string): PlannedRequest[
 }
 
 /**
- * Carries out an event's plan: sends its calls, or in a dry run describes them.
- *
- * @throws RelayError when a call fails.
+ * Carries out an event's plan from step `fromStep` on: sends its calls with retries inside the
+ * deadline, or in a dry run describes them. Never throws for a delivery failure: it returns it,
+ * with what is needed to park the event and resume.
  */
-export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps): Promise<EventResult> {
+export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, fromStep = 0): Promise<EventOutcome> {
   const base = { ...(event.messageId === undefined ? {} : { messageId: event.messageId }), type: event.type };
-  if (plan.action === 'skip') return { ...base, status: 'skipped', reason: plan.reason };
-  if (deps.send === undefined) {
-    return { ...base, status: 'dry-run', requests: describeSteps(plan.steps, deps.baseUrl) };
+  if (plan.action === 'skip') return { ok: true, result: { ...base, status: 'skipped', reason: plan.reason } };
+  const steps = plan.steps.slice(fromStep);
+  if (deps.transport === undefined) {
+    return { ok: true, result: { ...base, status: 'dry-run', requests: describeSteps(steps, deps.baseUrl) } };
   }
-  const calls = await executeSteps(plan.steps, deps.send);
-  return { ...base, status: 'delivered', calls };
+  const log: AttemptLog = { attempts: 0 };
+  const progress: Progress = { calls: 0, completedSteps: 0 };
+  const send = withRetries(deps.transport, {
+    deadline: deps.deadline,
+    log,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.policy ? { policy: deps.policy } : {}),
+  });
+  try {
+    await executeSteps(steps, send, progress);
+    return { ok: true, result: { ...base, status: 'delivered', calls: progress.calls, attempts: log.attempts } };
+  } catch (error) {
+    return {
+      ok: false,
+      event,
+      error: isRelayError(error)
+        ? error
+        : new UnavailableError('Unexpected failure while delivering the event', { code: 'internal', cause: error }),
+      attempts: log.attempts,
+      firstFailureAt: log.firstFailureAt ?? Date.now(),
+      completedSteps: fromStep + progress.completedSteps,
+      calls: progress.calls,
+    };
+  }
 }
 
 /**
  * The relay's business logic for one validated event: plan the Gainsight calls, then send them.
  * Runs without middy or AWS.
  *
- * @throws RelayError when the event is invalid for Gainsight or a call fails.
+ * @throws RelayError when the event is invalid for Gainsight or could not be delivered.
  */
 export async function processEvent(event: RelayEvent, deps: ProcessDeps): Promise<EventResult> {
-  return runPlan(event, planEvent(event, deps.ctx), deps);
+  const outcome = await runPlan(event, planEvent(event, deps.ctx), deps);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.result;
 }

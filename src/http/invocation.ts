@@ -20,7 +20,7 @@ export type Route = 'events' | 'health';
 export type Invocation =
   | { kind: 'http'; http: InboundHttp; route: Route }
   | { kind: 'scheduled' }
-  | { kind: 'action'; action: 'refresh' };
+  | { kind: 'action'; action: 'refresh' | 'redrive' };
 
 /** The routes and the methods each accepts. */
 const ROUTES: Readonly<Record<string, { route: Route; methods: readonly string[] }>> = {
@@ -96,7 +96,7 @@ export function classifyInvocation(event: unknown): Invocation {
       return { kind: 'http', http, route: match.route };
     }
     if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
-    if (event.action === 'refresh') return { kind: 'action', action: 'refresh' };
+    if (event.action === 'refresh' || event.action === 'redrive') return { kind: 'action', action: event.action };
   }
   throw new UnknownInvocationError('Unrecognised invocation: expected an API Gateway request or a schedule');
 }

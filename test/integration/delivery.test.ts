@@ -61,7 +61,7 @@ describe('call counts', () => {
     const answer = await post(identify('u1'));
 
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ results: [{ messageId: 'm-u1', type: 'identify', status: 'delivered', calls: 1 }] });
+    expect(answer.body).toEqual({ results: [{ messageId: 'm-u1', type: 'identify', status: 'delivered', calls: 1, attempts: 1 }] });
     expect(px.calls()).toEqual(['PUT /users/u1']);
     expect(px.requests[0]?.body).not.toHaveProperty('identifyId');
     expect(px.requests[0]?.body).not.toHaveProperty('signUpDate');
@@ -220,20 +220,23 @@ describe('when Gainsight fails', () => {
     const answer = await post(track('u1'));
 
     expect(answer.status).toBe(429);
+    expect(px.requests).toHaveLength(1); // a 7 s Retry-After does not fit in the 1.5 s budget
     expect(answer.headers['retry-after']).toBe('7');
     expect(answer.body.error.code).toBe('gainsight_rate_limited');
   });
 
-  it.each([500, 502, 503, 504, 408])('answers 503 when Gainsight answers %i', async (status) => {
-    px.script({ status });
+  it.each([500, 502, 503, 504, 408])('retries, then answers 503 when Gainsight keeps answering %i', async (status) => {
+    px.script({ status, times: 1000 });
 
     const answer = await post(track('u1'));
 
     expect(answer.status).toBe(503);
+    expect(px.requests.length).toBeGreaterThan(1);
+    expect(px.requests.every((request) => request.method === 'POST')).toBe(true);
   });
 
-  it('answers 503 when the connection is reset', async () => {
-    px.script({ reset: true });
+  it('answers 503 when the connection keeps being reset', async () => {
+    px.script({ reset: true, times: 1000 });
 
     const answer = await post(track('u1'));
 
@@ -254,7 +257,7 @@ describe('when Gainsight fails', () => {
 
   it('answers 503 for a batch where one event fails retryably and reports each event', async () => {
     px.users.set('ok', { identifyId: 'ok' });
-    px.script({ method: 'POST', path: '/events/custom', status: 503 });
+    px.script({ method: 'POST', path: '/events/custom', status: 503, times: 1000 });
 
     const answer = await post([identify('ok'), track('bad')]);
 

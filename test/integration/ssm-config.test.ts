@@ -138,7 +138,7 @@ describe('caching', () => {
 
     const summary = await handler(scheduledEvent(), lambdaContext());
 
-    expect(summary).toEqual({ ok: true, action: 'refresh', dataCenter: 'EU', dryRun: false });
+    expect(summary).toEqual({ ok: true, action: 'scheduled', dataCenter: 'EU', dryRun: false, redrive: 'no-queue' });
     expect(ssm.calls).toHaveLength(2);
   });
 });

@@ -1,0 +1,107 @@
+import { type RelayError, UnavailableError } from '../errors.ts';
+import { type GainsightResponse, retryAfterSeconds } from '../gainsight/client.ts';
+import type { GainsightRequest } from '../gainsight/types.ts';
+import type { Send } from './execute.ts';
+
+/**
+ * Retries inside a time budget (SPEC §5): 408, 429, 5xx, timeouts and connection errors are
+ * tried again with exponential backoff and full jitter, honouring Gainsight's `Retry-After` when
+ * it fits in the time left. Any other answer — success, 404, other 4xx, and 401/403 (a wrong key
+ * will not heal within seconds) — goes straight back to the caller.
+ */
+
+export interface RetryPolicy {
+  /** First backoff ceiling; doubles per attempt. */
+  baseDelayMs: number;
+  /** Largest backoff ceiling. */
+  maxDelayMs: number;
+  /** Longest single attempt: a hung call still leaves time to try again. */
+  attemptTimeoutMs: number;
+  /** An attempt is not started with less time than this left. */
+  minAttemptMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  baseDelayMs: 100,
+  maxDelayMs: 2000,
+  attemptTimeoutMs: 4000,
+  minAttemptMs: 250,
+});
+
+/** Sends one request once; the Gainsight client's `send`. */
+export type Transport = (request: GainsightRequest, signal: AbortSignal) => Promise<GainsightResponse>;
+
+/** What the retries of one event went through, for logs and the parking queue. */
+export interface AttemptLog {
+  attempts: number;
+  /** When the first failed attempt ended (epoch ms). */
+  firstFailureAt?: number;
+}
+
+export interface RetryOptions {
+  /** Epoch ms after which no attempt starts and none is waited for. */
+  deadline: number;
+  /** Aborts everything (middy's signal when the Lambda is about to time out). */
+  signal?: AbortSignal;
+  policy?: RetryPolicy;
+  log: AttemptLog;
+  random?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
+
+/** Full jitter: a random wait between 0 and the exponential ceiling. */
+export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Wraps a transport into a {@link Send} that retries retryable failures until the deadline. */
+export function withRetries(transport: Transport, options: RetryOptions): Send {
+  const policy = options.policy ?? DEFAULT_RETRY_POLICY;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? abortableSleep;
+  const { log } = options;
+
+  return async function sendWithRetries(request) {
+    for (let attempt = 1; ; attempt += 1) {
+      const left = options.deadline - Date.now();
+      const timeout = AbortSignal.timeout(Math.max(1, Math.min(left, policy.attemptTimeoutMs)));
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      log.attempts += 1;
+
+      let response: GainsightResponse | undefined;
+      let failure: RelayError | undefined;
+      try {
+        response = await transport(request, signal);
+        if (!isRetryableStatus(response.status)) return response;
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        failure = error;
+      }
+      log.firstFailureAt ??= Date.now();
+
+      const retryAfter = response && retryAfterSeconds(response.headers);
+      const wait = retryAfter !== undefined ? retryAfter * 1000 : backoffMs(attempt, policy, random);
+      const fits = Date.now() + wait + policy.minAttemptMs <= options.deadline;
+      if (!fits || options.signal?.aborted) {
+        if (response) return response;
+        throw failure;
+      }
+      await sleep(wait, options.signal);
+    }
+  };
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/errors.ts';
+import type { GainsightResponse } from '../../src/gainsight/client.ts';
+import type { GainsightRequest } from '../../src/gainsight/types.ts';
+import { type AttemptLog, DEFAULT_RETRY_POLICY, backoffMs, isRetryableStatus, withRetries } from '../../src/delivery/retry.ts';
+
+const REQUEST: GainsightRequest = { method: 'POST', path: '/events/custom', body: {} };
+
+const answer = (status: number, headers: Record<string, string> = {}): GainsightResponse => ({
+  status,
+  body: undefined,
+  headers: new Headers(headers),
+});
+
+/** A transport that plays the given answers in order (an Error entry is thrown). */
+function scripted(...answers: (GainsightResponse | Error)[]) {
+  const calls: number[] = [];
+  const transport = async () => {
+    calls.push(Date.now());
+    const next = answers.shift();
+    if (next === undefined) throw new Error('transport called more often than scripted');
+    if (next instanceof Error) throw next;
+    return next;
+  };
+  return { transport, calls };
+}
+
+const noSleep = async () => undefined;
+
+describe('which answers are retried', () => {
+  it.each([408, 429, 500, 502, 503, 504])('retries %i', (status) => {
+    expect(isRetryableStatus(status)).toBe(true);
+  });
+
+  it.each([200, 201, 204, 400, 401, 403, 404, 409, 422])('does not retry %i', (status) => {
+    expect(isRetryableStatus(status)).toBe(false);
+  });
+});
+
+describe('backoff', () => {
+  it('draws a full-jitter wait below a ceiling that doubles per attempt up to the maximum', () => {
+    const policy = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 100, maxDelayMs: 1000 };
+
+    expect(backoffMs(1, policy, () => 0.999)).toBe(99);
+    expect(backoffMs(3, policy, () => 0.999)).toBe(399);
+    expect(backoffMs(10, policy, () => 0.999)).toBe(999);
+    expect(backoffMs(3, policy, () => 0)).toBe(0);
+  });
+});
+
+describe('withRetries', () => {
+  it('returns a success at once, with one attempt logged', async () => {
+    const { transport, calls } = scripted(answer(201));
+    const log: AttemptLog = { attempts: 0 };
+
+    const response = await withRetries(transport, { deadline: Date.now() + 5000, log, sleep: noSleep })(REQUEST);
+
+    expect(response.status).toBe(201);
+    expect(calls).toHaveLength(1);
+    expect(log).toEqual({ attempts: 1 });
+  });
+
+  it('retries 503s and a connection error until Gainsight answers', async () => {
+    const { transport, calls } = scripted(answer(503), new UnavailableError('reset', { code: 'gainsight_unreachable' }), answer(201));
+    const log: AttemptLog = { attempts: 0 };
+
+    const response = await withRetries(transport, { deadline: Date.now() + 5000, log, sleep: noSleep })(REQUEST);
+
+    expect(response.status).toBe(201);
+    expect(calls).toHaveLength(3);
+    expect(log.attempts).toBe(3);
+    expect(log.firstFailureAt).toBeTypeOf('number');
+  });
+
+  it('never retries a 400 or a 401', async () => {
+    for (const status of [400, 401]) {
+      const { transport, calls } = scripted(answer(status), answer(201));
+
+      const response = await withRetries(transport, { deadline: Date.now() + 5000, log: { attempts: 0 }, sleep: noSleep })(REQUEST);
+
+      expect(response.status).toBe(status);
+      expect(calls).toHaveLength(1);
+    }
+  });
+
+  it('waits what Retry-After asks when it fits in the time left', async () => {
+    const { transport } = scripted(answer(429, { 'retry-after': '1' }), answer(201));
+    const waits: number[] = [];
+
+    const response = await withRetries(transport, {
+      deadline: Date.now() + 5000,
+      log: { attempts: 0 },
+      sleep: async (ms) => void waits.push(ms),
+    })(REQUEST);
+
+    expect(response.status).toBe(201);
+    expect(waits).toEqual([1000]);
+  });
+
+  it('gives up at once, returning the 429, when Retry-After does not fit', async () => {
+    const { transport, calls } = scripted(answer(429, { 'retry-after': '30' }), answer(201));
+
+    const response = await withRetries(transport, { deadline: Date.now() + 5000, log: { attempts: 0 }, sleep: noSleep })(REQUEST);
+
+    expect(response.status).toBe(429);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('stops at the deadline and throws the last transport error', async () => {
+    const failure = new UnavailableError('down', { code: 'gainsight_unreachable' });
+    const { transport } = scripted(...Array.from({ length: 50 }, () => failure));
+    const started = Date.now();
+
+    await expect(
+      withRetries(transport, { deadline: started + 300, log: { attempts: 0 }, random: () => 1 })(REQUEST),
+    ).rejects.toBe(failure);
+    expect(Date.now() - started).toBeLessThan(600);
+  });
+
+  it('aborts an attempt that hangs past the attempt timeout and tries again', async () => {
+    let attempt = 0;
+    const transport = (_request: GainsightRequest, signal: AbortSignal) =>
+      new Promise<GainsightResponse>((resolve, reject) => {
+        attempt += 1;
+        if (attempt > 1) return resolve(answer(201));
+        signal.addEventListener('abort', () => reject(new UnavailableError('timeout', { code: 'gainsight_timeout' })));
+      });
+    const started = Date.now();
+
+    const response = await withRetries(transport, {
+      deadline: started + 3000,
+      log: { attempts: 0 },
+      policy: { ...DEFAULT_RETRY_POLICY, attemptTimeoutMs: 200 },
+      sleep: noSleep,
+    })(REQUEST);
+
+    expect(response.status).toBe(201);
+    expect(attempt).toBe(2);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
