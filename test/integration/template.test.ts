@@ -101,6 +101,8 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'gainsight-px-relay',
       LOG_LEVEL: 'INFO',
+      DEAD_LETTER_QUEUE_URL: { Ref: 'ParkingQueue' },
+      FAILED_QUEUE_URL: { Ref: 'FailedQueue' },
     });
     for (const name of ['PX_API_KEY', 'PX_PRODUCT_KEY', 'WEBHOOK_SECRET', 'PX_SETTINGS', 'DRY_RUN', 'GAINSIGHT_PX_BASE_URL']) {
       expect(variables).not.toHaveProperty(name);
@@ -133,12 +135,42 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
         Resource: [{ 'Fn::Sub': 'arn:aws:kms:${AWS::Region}:${AWS::AccountId}:key/*' }],
         Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } } },
       },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: [{ 'Fn::GetAtt': ['ParkingQueue', 'Arn'] }, { 'Fn::GetAtt': ['FailedQueue', 'Arn'] }],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+        Resource: [{ 'Fn::GetAtt': ['ParkingQueue', 'Arn'] }],
+      },
     ]);
     for (const statement of statements) {
       expect(asList(statement.Action).every((action) => typeof action === 'string' && !action.includes('*'))).toBe(true);
       expect(asList(statement.Resource)).not.toContain('*');
       expect(statement.Effect).toBe('Allow');
     }
+  });
+
+  it('declares an encrypted 14-day parking queue that SQS redrives into an encrypted failed queue', () => {
+    const parking = resources['ParkingQueue'];
+    const failed = resources['FailedQueue'];
+    expect(parking?.Type).toBe('AWS::SQS::Queue');
+    expect(failed?.Type).toBe('AWS::SQS::Queue');
+    expect(parking?.Properties).toMatchObject({
+      QueueName: 'gainsight-px-relay-prod-parking',
+      MessageRetentionPeriod: 1209600,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['FailedQueue', 'Arn'] }, maxReceiveCount: 100 },
+    });
+    expect(failed?.Properties).toMatchObject({
+      QueueName: 'gainsight-px-relay-prod-failed',
+      MessageRetentionPeriod: 1209600,
+      SqsManagedSseEnabled: true,
+    });
+    const timeout = only('AWS::Lambda::Function').Properties['Timeout'] as number;
+    expect(parking?.Properties['VisibilityTimeout']).toBeGreaterThan(timeout);
   });
 
   it('produces the deployment zip with the bundled ESM handler', () => {
