@@ -23,6 +23,8 @@ import { logger } from './observability.ts';
 const SAFETY_MARGIN_MS = 1000;
 /** Time kept back from the delivery budget to park what could not be delivered. */
 const PARKING_RESERVE_MS = 600;
+/** Parking may run this far past the budget; the answer still comes within budget + 1 s. */
+const PARKING_GRACE_MS = 800;
 
 export interface RelayOptions {
   /** DELIVERY_BUDGET_MS: how long one request may spend delivering. */
@@ -112,14 +114,15 @@ const idOf = (event: RelayEvent) => (event.messageId === undefined ? {} : { mess
  * Parks every retryable failure, one message per event. An event whose parking failed stays
  * failed: nothing is acknowledged that is not delivered, parked or skipped.
  */
-async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefined): Promise<Settled[]> {
+async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefined, parkBy: number): Promise<Settled[]> {
+  const signal = AbortSignal.timeout(Math.max(100, parkBy - Date.now()));
   return Promise.all(
     outcomes.map(async (outcome): Promise<Settled> => {
       if (outcome.ok) return { entry: outcome.result };
       let failure: EventFailure = outcome;
       if (parking && outcome.error.retryable) {
         try {
-          await parking.send(parkedMessage(outcome));
+          await parking.send(parkedMessage(outcome), signal);
           return { entry: { ...idOf(outcome.event), type: outcome.event.type, status: 'queued', reason: outcome.error.code } };
         } catch (error) {
           logger.error('event could not be parked', { code: isRelayError(error) ? error.code : 'internal' });
@@ -191,7 +194,7 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const reserve = options.parking ? PARKING_RESERVE_MS : 0;
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
   const outcomes = await deliverBatch(prepared, depsFor(config, deadline, signal));
-  const settled = await settle(outcomes, options.parking);
+  const settled = await settle(outcomes, options.parking, deadline + reserve + PARKING_GRACE_MS);
   logOutcomes(outcomes, settled);
   return answerFor(settled);
 }

@@ -44,6 +44,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
   const maxConsecutiveFailures = options.maxConsecutiveFailures ?? 5;
   const summary: RedriveSummary = { received: 0, delivered: 0, requeued: 0, rejected: 0, stoppedBy: 'empty' };
   let consecutiveFailures = 0;
+  let keyRefusalLogged = false;
 
   const timeLeft = () => options.deadline - Date.now();
 
@@ -78,6 +79,12 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       summary.delivered += 1;
       consecutiveFailures = 0;
       return;
+    }
+    if (outcome.error.code === 'gainsight_auth' && !keyRefusalLogged) {
+      keyRefusalLogged = true;
+      logger.error(
+        'Gainsight PX refused the API key during redrive (401/403): put a valid REST API key with Write permission in the api-key parameter; parked events stay parked until then',
+      );
     }
     if (outcome.error.retryable) {
       await options.parking.hide(message.receiptHandle, requeueDelaySeconds(message.receiveCount));
