@@ -11,8 +11,8 @@ import { type RelayEvent, parseEvent } from './events/index.ts';
 import { GainsightClient } from './gainsight/client.ts';
 import { type HttpResponse, errorBody, json } from './http/responses.ts';
 import type { RelayState } from './http/state.ts';
-import type { MappingContext } from './mapping/index.ts';
-import { logger } from './observability.ts';
+import { type MappingContext, resolveUserId } from './mapping/index.ts';
+import { logger, userHash } from './observability.ts';
 
 /**
  * The handler behind the middy chain. By the time it runs, the invocation is classified, the
@@ -164,13 +164,14 @@ export function answerFor(settled: readonly Settled[]): HttpResponse {
   );
 }
 
-function logOutcomes(outcomes: readonly EventOutcome[], settled: readonly Settled[]): void {
+function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly EventOutcome[], settled: readonly Settled[]): void {
   let keyRefused = false;
   outcomes.forEach((outcome, index) => {
     const entry = (settled[index] as Settled).entry;
     const fields = {
       messageId: entry.messageId,
       type: entry.type,
+      user: userHash(resolveUserId((prepared[index] as PreparedEvent).event)),
       outcome: entry.status,
       ...(outcome.ok && outcome.result.status === 'delivered' ? { calls: outcome.result.calls, attempts: outcome.result.attempts } : {}),
       ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.message } : {}),
@@ -195,7 +196,7 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
   const outcomes = await deliverBatch(prepared, depsFor(config, deadline, signal));
   const settled = await settle(outcomes, options.parking, deadline + reserve + PARKING_GRACE_MS);
-  logOutcomes(outcomes, settled);
+  logOutcomes(prepared, outcomes, settled);
   return answerFor(settled);
 }
 

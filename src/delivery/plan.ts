@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.ts';
 import type { EventType, GroupEvent, IdentifyEvent, PageEvent, RelayEvent, ScreenEvent, TrackEvent } from '../events/index.ts';
-import type { GainsightRequest } from '../gainsight/types.ts';
+import { checkCustomEventLimits, checkId } from '../gainsight/limits.ts';
+import type { CustomEventBody, GainsightRequest } from '../gainsight/types.ts';
 import {
   type MappingContext,
   mapAccountCreate,
@@ -50,7 +51,14 @@ const requireUserId = (event: RelayEvent): string => {
       details: { issues: [{ field: 'userId', message: 'userId or anonymousId is required' }] },
     });
   }
+  checkId(userId, 'userId');
   return userId;
+};
+
+/** A custom event within Gainsight's limits. */
+const customEvent = (body: CustomEventBody): CustomEventBody => {
+  checkCustomEventLimits(body);
+  return body;
 };
 
 /** identify → upsert the user: 1 call when it exists, 2 when it is new. */
@@ -72,6 +80,7 @@ function planIdentify(event: IdentifyEvent, ctx: MappingContext): Plan {
 /** group → upsert the account, then link the user to it (creating the user if unknown). */
 function planGroup(event: GroupEvent, ctx: MappingContext): Plan {
   const userId = requireUserId(event);
+  checkId(event.groupId, 'groupId');
   return {
     action: 'send',
     userId,
@@ -96,7 +105,7 @@ function planTrack(event: TrackEvent, ctx: MappingContext): Plan {
   return {
     action: 'send',
     userId,
-    steps: [{ kind: 'create', create: request('POST', '/events/custom', mapTrack(event, ctx, userId), 'properties') }],
+    steps: [{ kind: 'create', create: request('POST', '/events/custom', customEvent(mapTrack(event, ctx, userId)), 'properties') }],
   };
 }
 
@@ -109,7 +118,7 @@ function planPage(event: PageEvent | ScreenEvent, ctx: MappingContext): Plan {
   return {
     action: 'send',
     userId,
-    steps: [{ kind: 'create', create: request('POST', '/events/custom', mapPage(event, ctx, userId), 'properties') }],
+    steps: [{ kind: 'create', create: request('POST', '/events/custom', customEvent(mapPage(event, ctx, userId)), 'properties') }],
   };
 }
 
