@@ -173,6 +173,20 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     expect(parking?.Properties['VisibilityTimeout']).toBeGreaterThan(timeout);
   });
 
+  it('throttles the HTTP API stage with the prod parameters', () => {
+    const stage = only('AWS::ApiGatewayV2::Stage').Properties;
+    expect(stage['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+  });
+
+  it('serves over HTTPS only: the API is an HTTP API (execute-api, TLS) and its URL is https', () => {
+    const api = only('AWS::ApiGatewayV2::Api').Properties;
+    expect(api['ProtocolType']).toBe('HTTP');
+    const outputs = (JSON.parse(templateText) as { Outputs: Record<string, { Value: unknown }> }).Outputs;
+    const url = outputs['HttpApiUrl']?.Value as { 'Fn::Join': [string, unknown[]] };
+    expect(url['Fn::Join'][1][0]).toBe('https://');
+    expect(ofType('AWS::ApiGatewayV2::DomainName')).toEqual([]);
+  });
+
   it('produces the deployment zip with the bundled ESM handler', () => {
     const key = only('AWS::Lambda::Function').Properties['Code'].S3Key as string;
     const zip = join(outDir, basename(key));
