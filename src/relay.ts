@@ -24,7 +24,7 @@ const SAFETY_MARGIN_MS = 1000;
 /** Time kept back from the delivery budget to park what could not be delivered. */
 const PARKING_RESERVE_MS = 600;
 /** Parking may run this far past the budget; the answer still comes within budget + 1 s. */
-const PARKING_GRACE_MS = 800;
+const PARKING_GRACE_MS = 600;
 
 export interface RelayOptions {
   /** DELIVERY_BUDGET_MS: how long one request may spend delivering. */
@@ -115,14 +115,13 @@ const idOf = (event: RelayEvent) => (event.messageId === undefined ? {} : { mess
  * failed: nothing is acknowledged that is not delivered, parked or skipped.
  */
 async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefined, parkBy: number): Promise<Settled[]> {
-  const signal = AbortSignal.timeout(Math.max(100, parkBy - Date.now()));
   return Promise.all(
     outcomes.map(async (outcome): Promise<Settled> => {
       if (outcome.ok) return { entry: outcome.result };
       let failure: EventFailure = outcome;
       if (parking && outcome.error.retryable) {
         try {
-          await parking.send(parkedMessage(outcome), signal);
+          await parking.send(parkedMessage(outcome), AbortSignal.timeout(Math.max(100, parkBy - Date.now())));
           return { entry: { ...idOf(outcome.event), type: outcome.event.type, status: 'queued', reason: outcome.error.code } };
         } catch (error) {
           logger.error('event could not be parked', { code: isRelayError(error) ? error.code : 'internal' });
