@@ -12,6 +12,8 @@
 export interface RelayErrorOptions {
   cause?: unknown;
   details?: unknown;
+  /** What logs say instead of `message` when the message quotes outside text (see `logReason`). */
+  logMessage?: string;
 }
 
 export abstract class RelayError extends Error {
@@ -19,11 +21,17 @@ export abstract class RelayError extends Error {
   abstract readonly code: string;
   abstract readonly retryable: boolean;
   readonly details: unknown;
+  /**
+   * The message for logs. It differs from `message` when that quotes Gainsight's error text,
+   * which may repeat the sender's data (ids, traits): the sender may see it, the logs may not.
+   */
+  readonly logReason: string;
 
   constructor(message: string, options: RelayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.details = options.details;
+    this.logReason = options.logMessage ?? message;
   }
 }
 

@@ -34,6 +34,7 @@ export type Plan =
   | { action: 'send'; userId: string; steps: Step[] }
   | { action: 'skip'; userId: string | undefined; reason: string };
 
+/** An id as one URL path segment (ids are checked by `checkId` first). */
 const segment = (id: string): string => encodeURIComponent(id);
 
 /** A request descriptor with its body encoded now: hostile values fail here, as a 400. */
@@ -43,6 +44,13 @@ const request = (method: GainsightRequest['method'], path: string, body: unknown
   body,
   json: safeJson(body, what),
 });
+
+/**
+ * The create half of an upsert, encoded only if it is sent (the update answered 404: a new user
+ * or account, the rare case once a workspace is populated). Encoding it cannot fail once the
+ * update encoded: it holds the update's values plus an id string and epoch-ms numbers.
+ */
+const createRequest = (path: string, body: unknown): GainsightRequest => ({ method: 'POST', path, body });
 
 const requireUserId = (event: RelayEvent): string => {
   const userId = resolveUserId(event);
@@ -56,22 +64,23 @@ const requireUserId = (event: RelayEvent): string => {
 };
 
 /** A custom event within Gainsight's limits. */
-const customEvent = (body: CustomEventBody): CustomEventBody => {
-  checkCustomEventLimits(body);
+const customEvent = (body: CustomEventBody, nameField = 'event'): CustomEventBody => {
+  checkCustomEventLimits(body, nameField);
   return body;
 };
 
 /** identify → upsert the user: 1 call when it exists, 2 when it is new. */
 function planIdentify(event: IdentifyEvent, ctx: MappingContext): Plan {
   const userId = requireUserId(event);
+  const update = mapUserUpdate(event, ctx);
   return {
     action: 'send',
     userId,
     steps: [
       {
         kind: 'upsert',
-        update: request('PUT', `/users/${segment(userId)}`, mapUserUpdate(event, ctx), 'traits'),
-        create: request('POST', '/users', mapUserCreate(event, ctx, userId), 'traits'),
+        update: request('PUT', `/users/${segment(userId)}`, update, 'traits'),
+        create: createRequest('/users', mapUserCreate(event, ctx, userId, update)),
       },
     ],
   };
@@ -81,19 +90,20 @@ function planIdentify(event: IdentifyEvent, ctx: MappingContext): Plan {
 function planGroup(event: GroupEvent, ctx: MappingContext): Plan {
   const userId = requireUserId(event);
   checkId(event.groupId, 'groupId');
+  const account = mapAccountUpdate(event, ctx);
   return {
     action: 'send',
     userId,
     steps: [
       {
         kind: 'upsert',
-        update: request('PUT', `/accounts/${segment(event.groupId)}`, mapAccountUpdate(event, ctx), 'traits'),
-        create: request('POST', '/accounts', mapAccountCreate(event, ctx), 'traits'),
+        update: request('PUT', `/accounts/${segment(event.groupId)}`, account, 'traits'),
+        create: createRequest('/accounts', mapAccountCreate(event, ctx, account)),
       },
       {
         kind: 'upsert',
         update: request('PUT', `/users/${segment(userId)}`, mapUserLinkUpdate(event.groupId), 'groupId'),
-        create: request('POST', '/users', mapUserLinkCreate(event, ctx, userId), 'groupId'),
+        create: createRequest('/users', mapUserLinkCreate(event, ctx, userId)),
       },
     ],
   };
@@ -118,7 +128,7 @@ function planPage(event: PageEvent | ScreenEvent, ctx: MappingContext): Plan {
   return {
     action: 'send',
     userId,
-    steps: [{ kind: 'create', create: request('POST', '/events/custom', customEvent(mapPage(event, ctx, userId)), 'properties') }],
+    steps: [{ kind: 'create', create: request('POST', '/events/custom', customEvent(mapPage(event, ctx, userId), 'name'), 'properties') }],
   };
 }
 

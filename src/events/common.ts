@@ -24,7 +24,8 @@ export const Timestamp = z.union([z.string(), z.number()]);
 
 /** Fields every call type may carry (Segment spec "common fields"). */
 export const commonFields = {
-  messageId: Id.optional(),
+  // A null messageId counts as absent (some senders write null for "none").
+  messageId: Id.nullish().transform((id) => id ?? undefined),
   userId: Id.nullish(),
   anonymousId: Id.nullish(),
   timestamp: Timestamp.nullish(),

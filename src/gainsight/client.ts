@@ -37,6 +37,11 @@ export class GainsightClient {
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
+  /** Gainsight error pages may echo the request's key: it never travels further than here. */
+  #redact(text: string): string {
+    return this.#apiKey.length >= 4 && text.includes(this.#apiKey) ? text.split(this.#apiKey).join('[redacted]') : text;
+  }
+
   /** True when this client sends `apiKey` (compared without exposing the key). */
   hasKey(apiKey: string): boolean {
     return this.#apiKey === apiKey;
@@ -61,7 +66,7 @@ export class GainsightClient {
         body,
         signal,
       });
-      const text = await response.text();
+      const text = this.#redact(await response.text());
       return { status: response.status, body: parseBody(text), headers: response.headers };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
@@ -147,9 +152,9 @@ export function classifyFailure(request: GainsightRequest, response: GainsightRe
   if (status === 408 || status >= 500) {
     return new UnavailableError(`Gainsight PX answered ${status} to ${call}`, { details });
   }
-  return new UpstreamRejectedError(`Gainsight PX rejected ${call} with ${status}${detail ? `: ${detail}` : ''}`, {
-    details,
-  });
+  // Gainsight's own text may quote the event (ids, traits): the sender sees it, the logs do not.
+  const summary = `Gainsight PX rejected ${call} with ${status}`;
+  return new UpstreamRejectedError(detail ? `${summary}: ${detail}` : summary, { details, logMessage: summary });
 }
 
 export const isSuccess = (status: number): boolean => status >= 200 && status < 300;

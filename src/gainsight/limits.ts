@@ -24,9 +24,9 @@ const limitError = (field: string, message: string): ValidationError =>
   new ValidationError(`${field} ${message}`, { code: 'limit_exceeded', details: { issues: [{ field, message }] } });
 
 /** @throws ValidationError (code `limit_exceeded`) naming the limit a custom event breaks. */
-export function checkCustomEventLimits(body: CustomEventBody, attributesField = 'properties'): void {
+export function checkCustomEventLimits(body: CustomEventBody, nameField = 'event', attributesField = 'properties'): void {
   if (body.eventName.length > LIMITS.eventNameLength) {
-    throw limitError('event', `is longer than Gainsight's ${LIMITS.eventNameLength} characters`);
+    throw limitError(nameField, `makes an event name longer than Gainsight's ${LIMITS.eventNameLength} characters`);
   }
   const names = Object.keys(body.attributes);
   if (names.length > LIMITS.attributesPerEvent) {
@@ -37,7 +37,15 @@ export function checkCustomEventLimits(body: CustomEventBody, attributesField = 
   }
 }
 
-/** @throws ValidationError when an id is longer than {@link LIMITS.idLength}. */
+/**
+ * @throws ValidationError when an id cannot travel as a URL path segment: longer than
+ * {@link LIMITS.idLength}, not well-formed Unicode (a lone surrogate cannot be encoded), or `.` /
+ * `..`, which URL parsers treat as dot segments even when percent-encoded (`/users/..` → `/`).
+ */
 export function checkId(id: string, field: string): void {
   if (id.length > LIMITS.idLength) throw limitError(field, `is longer than ${LIMITS.idLength} characters`);
+  const problem = !id.isWellFormed() ? 'contains a lone surrogate' : id === '.' || id === '..' ? 'cannot be "." or ".."' : undefined;
+  if (problem) {
+    throw new ValidationError(`${field} ${problem}`, { details: { issues: [{ field, message: problem }] } });
+  }
 }

@@ -9,7 +9,7 @@ import {
   mapLocation,
   readField,
   toEpochMs,
-  toNumber,
+  toInt32,
   toText,
 } from './common.ts';
 
@@ -23,7 +23,7 @@ const ACCOUNT_FIELDS = {
   sfdcId: toText,
   dunsNumber: toText,
   industry: toText,
-  numberOfEmployees: toNumber,
+  numberOfEmployees: toInt32,
   sicCode: toText,
   website: toText,
   naicsCode: toText,
@@ -60,13 +60,18 @@ export function mapAccountUpdate(event: GroupEvent, ctx: MappingContext): Accoun
 
 /**
  * The body of `POST /accounts` for an account Gainsight does not know yet: the update body plus
- * `id` and `createDate` (the `createDate` trait, else the event time, else left out).
+ * `id` and `createDate` (the `createDate` trait, else the event time, else left out). `update` is
+ * the update body when the caller already has it.
  */
-export function mapAccountCreate(event: GroupEvent, ctx: MappingContext): AccountBody {
+export function mapAccountCreate(
+  event: GroupEvent,
+  ctx: MappingContext,
+  update: AccountBody = mapAccountUpdate(event, ctx),
+): AccountBody {
   const createDate = readField([event.traits], ['createDate'], toEpochMs) ?? eventTimeMs(event);
   return {
     id: event.groupId,
-    ...mapAccountUpdate(event, ctx),
+    ...update,
     ...(createDate !== undefined && { createDate }),
   };
 }

@@ -7,7 +7,7 @@ import type { Gender, Location } from '../gainsight/types.ts';
 /**
  * Small pure helpers shared by the mappers. Every reader here looks at OWN properties only, so a
  * trait named `constructor` or `__proto__` is just data, and every object built from event keys
- * is built with `Object.fromEntries`, which defines properties instead of assigning them, so no
+ * is built with {@link fromPairs}, which defines a `__proto__` key instead of assigning it, so no
  * key can ever reach a prototype.
  */
 
@@ -66,10 +66,17 @@ export function readField<T>(
   keys: readonly string[],
   convert: Convert<T>,
 ): T | undefined {
-  return firstConverted(
-    bags.flatMap((bag) => keys.map((key) => ownValue(bag, key))),
-    convert,
-  );
+  // Plain loops: this runs ~60 times per identify, and flatMap/map allocations dominated mapping time.
+  for (const bag of bags) {
+    if (bag === undefined) continue;
+    for (const key of keys) {
+      const value = ownValue(bag, key);
+      if (!isPresent(value)) continue;
+      const converted = convert(value);
+      if (converted !== undefined) return converted;
+    }
+  }
+  return undefined;
 }
 
 const DIGITS = /^\d+$/;
@@ -81,12 +88,34 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
  * Anything else is `undefined`, so the field is dropped rather than sent as garbage.
  */
 export function toEpochMs(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? Math.round(value) : undefined;
-  if (typeof value !== 'string') return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  const ms = DIGITS.test(text) ? Number(text) : Date.parse(text);
-  return Number.isFinite(ms) ? ms : undefined;
+  let ms: number;
+  if (typeof value === 'number') ms = Math.round(value);
+  else if (typeof value === 'string') {
+    const text = value.trim();
+    if (text === '') return undefined;
+    ms = DIGITS.test(text) ? Number(text) : Date.parse(text);
+  } else return undefined;
+  // Gainsight stores int64 epoch ms; beyond JavaScript's date range a value is noise, not a date.
+  return Number.isSafeInteger(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : undefined;
+}
+
+/** The largest epoch-ms value a JavaScript Date can hold (±100 000 000 days). */
+const MAX_DATE_MS = 8.64e15;
+
+/** A whole number for an int64 field: rounded, and dropped beyond the safe integer range. */
+export function toInteger(value: unknown): number | undefined {
+  const number = toNumber(value);
+  if (number === undefined) return undefined;
+  const rounded = Math.round(number);
+  return Number.isSafeInteger(rounded) ? rounded : undefined;
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/** A whole number for an int32 field (e.g. `numberOfEmployees`); out of range is dropped. */
+export function toInt32(value: unknown): number | undefined {
+  const integer = toInteger(value);
+  return integer !== undefined && Math.abs(integer) <= INT32_MAX ? integer : undefined;
 }
 
 /** A finite number from a number or a decimal text (`"56.0"`, `" 12 "`); NaN/Infinity dropped. */
@@ -197,12 +226,21 @@ const notEncodable = (field: string, cause: unknown): ValidationError =>
   });
 
 /**
- * An object from `[key, value]` pairs, skipping `undefined` values. `Object.fromEntries` defines
- * own properties, so a key `__proto__`, `constructor` or `prototype` stays a plain key and never
- * changes a prototype (assignment `obj[key] = v` would, for `__proto__`).
+ * An object from `[key, value]` pairs, skipping `undefined` values. A key `__proto__`,
+ * `constructor` or `prototype` stays a plain own key and never changes a prototype: `__proto__`
+ * is the one key whose assignment would (it is an accessor on `Object.prototype`), so it is
+ * defined instead; every other key is assigned, which is several times faster than
+ * `Object.fromEntries` on this hot path.
  */
 export function fromPairs(pairs: Iterable<readonly [string, unknown]>): Record<string, unknown> {
-  return Object.fromEntries([...pairs].filter(([, value]) => value !== undefined));
+  const object: Record<string, unknown> = {};
+  for (const [key, value] of pairs) {
+    if (value === undefined) continue;
+    if (key === '__proto__') {
+      Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+    } else object[key] = value;
+  }
+  return object;
 }
 
 /**
@@ -217,10 +255,13 @@ export function mapCustomAttributes(
   const mapped = new Map<string, unknown>();
   for (const [from, to] of attributeMap) {
     if (mapped.has(to)) continue;
-    const value = bags
-      .map((bag) => ownValue(bag, from))
-      .find((candidate) => candidate !== undefined && candidate !== null);
-    if (value !== undefined) mapped.set(to, value);
+    for (const bag of bags) {
+      const value = ownValue(bag, from);
+      if (value !== undefined && value !== null) {
+        mapped.set(to, value);
+        break;
+      }
+    }
   }
   return fromPairs(mapped);
 }

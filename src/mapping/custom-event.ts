@@ -10,6 +10,7 @@ import {
   ownValue,
   safeJson,
   toEpochMs,
+  toId,
   toText,
   traitBags,
 } from './common.ts';
@@ -56,8 +57,20 @@ function mapGlobalContext(
   if (isRecord(fromEvent) && Object.keys(fromEvent).length > 0) {
     return fromPairs(Object.keys(fromEvent).map((key) => [key, fromEvent[key]]));
   }
-  const fromSettings = fromPairs(ctx.settings.globalContext);
-  return Object.keys(fromSettings).length > 0 ? fromSettings : undefined;
+  return settingsGlobalContext(ctx.settings.globalContext);
+}
+
+const globalContexts = new WeakMap<MappingContext['settings']['globalContext'], Readonly<Record<string, unknown>> | undefined>();
+
+/** The settings' static global context as an object, built once per settings value (frozen: shared). */
+function settingsGlobalContext(
+  pairs: MappingContext['settings']['globalContext'],
+): Readonly<Record<string, unknown>> | undefined {
+  if (globalContexts.has(pairs)) return globalContexts.get(pairs);
+  const built = fromPairs(pairs);
+  const value = Object.keys(built).length > 0 ? Object.freeze(built) : undefined;
+  globalContexts.set(pairs, value);
+  return value;
 }
 
 /** The fields a track and a forwarded page/screen share, given the resolved event name. */
@@ -84,22 +97,22 @@ function mapCustomEvent(
   );
   const url = fromPage('url');
   const referrer = fromPage('referrer');
-  const accountId = firstConverted([ownValue(traits, 'groupId'), ownValue(contextTraits, 'groupId')], toText);
+  const accountId = firstConverted([ownValue(traits, 'groupId'), ownValue(contextTraits, 'groupId')], toId);
   const globalContext = mapGlobalContext(properties, ctx);
 
-  return {
-    eventName,
-    identifyId: userId,
-    ...(date !== undefined && { date }),
-    ...(sessionId !== undefined && { sessionId }),
-    ...(url !== undefined && { url }),
-    ...(referrer !== undefined && { referrer }),
-    ...(accountId !== undefined && { accountId }),
-    attributes: mapAttributes(properties),
-    ...(globalContext !== undefined && { globalContext }),
-    propertyKey: ctx.productKey,
-    userType: 'USER',
-  };
+  // Assigned field by field, in the order Gainsight's examples show: this runs once per event,
+  // and a literal with conditional spreads costs several times more.
+  const body: Partial<CustomEventBody> = { eventName, identifyId: userId };
+  if (date !== undefined) body.date = date;
+  if (sessionId !== undefined) body.sessionId = sessionId;
+  if (url !== undefined) body.url = url;
+  if (referrer !== undefined) body.referrer = referrer;
+  if (accountId !== undefined) body.accountId = accountId;
+  body.attributes = mapAttributes(properties);
+  if (globalContext !== undefined) body.globalContext = globalContext;
+  body.propertyKey = ctx.productKey;
+  body.userType = 'USER';
+  return body as CustomEventBody;
 }
 
 /**

@@ -13,7 +13,8 @@ import {
   splitName,
   toBoolean,
   toEpochMs,
-  toNumber,
+  toId,
+  toInteger,
   toText,
   traitBags,
 } from './common.ts';
@@ -42,10 +43,10 @@ const USER_FIELDS = {
   gender: rule(['gender'], normaliseGender),
   title: rule(['title'], toText),
   phone: rule(['phone'], toText),
-  score: rule(['score'], toNumber),
+  score: rule(['score'], toInteger),
   role: rule(['role'], toText),
   subscriptionId: rule(['subscriptionId'], toText),
-  accountId: rule(['accountId'], toText),
+  accountId: rule(['accountId'], toId),
   signUpDate: rule(['signUpDate'], toEpochMs),
   firstVisitDate: rule(['firstVisitDate'], toEpochMs),
   globalUnsubscribe: rule(['globalUnsubscribe'], toBoolean),
@@ -75,13 +76,10 @@ function withNameSplit(fields: DefaultFields, bags: Bags): DefaultFields {
   );
   if (name === undefined) return fields;
   const split = splitName(name);
-  const firstName = fields.firstName ?? split.firstName;
-  const lastName = fields.lastName ?? split.lastName;
-  return {
-    ...fields,
-    ...(firstName !== undefined && { firstName }),
-    ...(lastName !== undefined && { lastName }),
-  };
+  // `fields` is this mapper's own fresh object: filling it in place keeps the hot path free of copies.
+  if (fields.firstName === undefined && split.firstName !== undefined) fields.firstName = split.firstName;
+  if (fields.lastName === undefined && split.lastName !== undefined) fields.lastName = split.lastName;
+  return fields;
 }
 
 /**
@@ -104,10 +102,14 @@ export function mapUserUpdate(event: IdentifyEvent, ctx: MappingContext): UserBo
 /**
  * The body of `POST /users` for an identify whose user does not exist yet: the update body plus
  * `identifyId`, with signUpDate and createDate defaulting to the event time (left out when the
- * event carries no usable time).
+ * event carries no usable time). `body` is the update body when the caller already has it.
  */
-export function mapUserCreate(event: IdentifyEvent, ctx: MappingContext, userId: string): UserBody {
-  const body = mapUserUpdate(event, ctx);
+export function mapUserCreate(
+  event: IdentifyEvent,
+  ctx: MappingContext,
+  userId: string,
+  body: UserBody = mapUserUpdate(event, ctx),
+): UserBody {
   const eventTime = eventTimeMs(event);
   const signUpDate = body.signUpDate ?? eventTime;
   const createDate = readField(traitBags(event), ['createDate'], toEpochMs) ?? eventTime;

@@ -54,9 +54,14 @@ describe('mapUserUpdate: default fields', () => {
     expect(body).not.toHaveProperty('gender');
   });
 
-  it('maps score as a number, parsing numeric text', () => {
+  it('maps score as a whole number (Gainsight int64), parsing numeric text and rounding', () => {
     const body = mapUserUpdate(makeIdentify({ traits: { score: '42.5' } }), ctx);
-    expect(body.score).toBe(42.5);
+    expect(body.score).toBe(43);
+  });
+
+  it('drops a score beyond the safe integer range', () => {
+    const body = mapUserUpdate(makeIdentify({ traits: { score: 1e300 } }), ctx);
+    expect(body).not.toHaveProperty('score');
   });
 
   it('drops a score that is not a number', () => {
