@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { configuration, loadEnv } from './src/config/index.ts';
@@ -7,7 +8,7 @@ import { authenticate } from './src/http/auth.ts';
 import { decodeBody } from './src/http/body.ts';
 import { errorTranslator } from './src/http/error-translator.ts';
 import { route } from './src/http/route.ts';
-import { logger } from './src/observability.ts';
+import { logger, metrics } from './src/observability.ts';
 import type { HttpResponse } from './src/http/responses.ts';
 import type { RelayState } from './src/http/state.ts';
 import { type ScheduledSummary, createRelayHandler } from './src/relay.ts';
@@ -22,7 +23,11 @@ const env = loadEnv();
 
 const chain = middy<RelayState, HttpResponse | ScheduledSummary, Error, Context>({ timeoutEarlyInMillis: 500 })
   // 1. Observability, outermost: Lambda context on every log line, keys reset per invocation.
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  //    Never log the raw event (it holds the Authorization header and personal data), whatever
+  //    POWERTOOLS_LOGGER_LOG_EVENT says.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  //    Metrics flushed (embedded metric format) at the end of every invocation, cold start counted.
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
   // 2. Route: HTTP route (404/405), schedule or manual action. GET /health answers here, before
   //    any SSM or Gainsight call.
   .use(route())

@@ -5,14 +5,16 @@ import { parkedMessage } from './delivery/parking.ts';
 import { planEvent } from './delivery/plan.ts';
 import type { EventFailure, EventOutcome, EventResult, ProcessDeps } from './delivery/process.ts';
 import type { Queue } from './delivery/queue.ts';
+import type { Transport } from './delivery/retry.ts';
 import { type RedriveSummary, redrive } from './delivery/redrive.ts';
 import { type RelayError, ValidationError, isRelayError } from './errors.ts';
 import { type RelayEvent, parseEvent } from './events/index.ts';
 import { GainsightClient } from './gainsight/client.ts';
+import { checkGainsight, healthAnswer } from './http/health.ts';
 import { type HttpResponse, errorBody, json } from './http/responses.ts';
 import type { RelayState } from './http/state.ts';
 import { type MappingContext, resolveUserId } from './mapping/index.ts';
-import { logger, userHash } from './observability.ts';
+import { type MetricOutcome, count, logger, recordEvents, recordGainsightCall, userHash } from './observability.ts';
 
 /**
  * The handler behind the middy chain. By the time it runs, the invocation is classified, the
@@ -59,12 +61,27 @@ function deadlineOf(startedAt: number, budgetMs: number, context: Partial<Contex
   return Math.min(startedAt + budgetMs, lambdaEnd);
 }
 
+/** The client's `send`, timed: every attempt's latency and status class become metrics. */
+function timedTransport(gainsight: GainsightClient): Transport {
+  return async (request, signal) => {
+    const started = performance.now();
+    try {
+      const response = await gainsight.send(request, signal);
+      recordGainsightCall(performance.now() - started, response.status);
+      return response;
+    } catch (error) {
+      recordGainsightCall(performance.now() - started, undefined);
+      throw error;
+    }
+  };
+}
+
 function depsFor(config: RelayConfig, deadline: number, signal: AbortSignal | undefined): ProcessDeps {
   const gainsight = clientFor(config);
   return {
     ctx: { settings: config.settings, productKey: config.productKey },
     baseUrl: config.baseUrl,
-    transport: gainsight && ((request, attemptSignal) => gainsight.send(request, attemptSignal)),
+    transport: gainsight && timedTransport(gainsight),
     deadline,
     ...(signal ? { signal } : {}),
   };
@@ -163,6 +180,18 @@ export function answerFor(settled: readonly Settled[]): HttpResponse {
   );
 }
 
+/** A failed event is `rejected` when retrying cannot help, else `failed` (the sender retries). */
+const metricOutcome = (status: ResultEntry['status'], failure: RelayError | undefined): MetricOutcome =>
+  status === 'failed' ? (failure?.retryable ? 'failed' : 'rejected') : status;
+
+/** Attempts beyond the first of each call. */
+const retriesOf = (outcome: EventOutcome): number =>
+  outcome.ok
+    ? outcome.result.status === 'delivered'
+      ? outcome.result.attempts - outcome.result.calls
+      : 0
+    : Math.max(0, outcome.attempts - outcome.calls);
+
 function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly EventOutcome[], settled: readonly Settled[]): void {
   let keyRefused = false;
   outcomes.forEach((outcome, index) => {
@@ -172,13 +201,17 @@ function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly Even
       type: entry.type,
       user: userHash(resolveUserId((prepared[index] as PreparedEvent).event)),
       outcome: entry.status,
+      latencyMs: Math.round(outcome.durationMs),
       ...(outcome.ok && outcome.result.status === 'delivered' ? { calls: outcome.result.calls, attempts: outcome.result.attempts } : {}),
-      ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.message } : {}),
+      ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.logReason } : {}),
     };
     if (!outcome.ok && outcome.error.code === 'gainsight_auth') keyRefused = true;
     if (entry.status === 'failed') logger.warn('event failed', fields);
     else logger.info(`event ${entry.status}`, fields);
   });
+  recordEvents(settled.map(({ entry, failure }) => ({ type: entry.type, outcome: metricOutcome(entry.status, failure) })));
+  count('Retries', outcomes.reduce((sum, outcome) => sum + retriesOf(outcome), 0));
+  count('EventsParked', settled.filter(({ entry }) => entry.status === 'queued').length);
   if (keyRefused) {
     logger.error(
       'Gainsight PX refused the API key (401/403): put a valid REST API key with Write permission in the api-key parameter (or PX_API_KEY); events are parked or answered 503 until then',
@@ -191,6 +224,9 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const config = state.config as RelayConfig;
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
   const prepared = prepare(state.rawEvents ?? [], ctx);
+  // One event per request (RudderStack's webhook): its message id correlates every log line.
+  const only = prepared.length === 1 ? prepared[0]?.event.messageId : undefined;
+  if (only !== undefined) logger.setCorrelationId(only);
   const reserve = options.parking ? PARKING_RESERVE_MS : 0;
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
   const outcomes = await deliverBatch(prepared, depsFor(config, deadline, signal));
@@ -209,6 +245,7 @@ async function housekeeping(
   const config = state.config as RelayConfig;
   const action: 'scheduled' | 'refresh' | 'redrive' = state.invocation?.kind === 'action' ? state.invocation.action : 'scheduled';
   const base = { ok: true as const, action, dataCenter: config.settings.dataCenter, dryRun: config.dryRun };
+  count('HousekeepingRuns');
   if (action === 'refresh') {
     logger.info('settings refreshed', base);
     return base;
@@ -225,6 +262,9 @@ async function housekeeping(
     deadline: Number.isFinite(deadline) ? deadline : Date.now() + 10_000,
   });
   logger.info('redrive finished', { ...summary });
+  count('EventsRedriven', summary.delivered);
+  count('RedriveRequeued', summary.requeued);
+  count('RedriveRejected', summary.rejected);
   return { ...base, redrive: summary };
 }
 
@@ -235,7 +275,16 @@ export function createRelayHandler(options: RelayOptions) {
     context: Context,
     opts?: { signal?: AbortSignal },
   ): Promise<HttpResponse | ScheduledSummary> {
-    if (state.invocation?.kind === 'http') return relayEvents(state, options, context, opts?.signal);
+    const invocation = state.invocation;
+    if (invocation?.kind === 'http' && invocation.route === 'health') {
+      const config = state.config as RelayConfig;
+      count('DeepHealthChecks');
+      return healthAnswer({
+        configuration: { ok: true, dataCenter: config.settings.dataCenter, dryRun: config.dryRun },
+        gainsight: await checkGainsight(config, opts?.signal),
+      });
+    }
+    if (invocation?.kind === 'http') return relayEvents(state, options, context, opts?.signal);
     return housekeeping(state, options, context, opts?.signal);
   };
 }

@@ -22,9 +22,10 @@ export interface EventFailure {
   /** Steps of the plan already done; a redrive starts after them. */
   completedSteps: number;
   calls: number;
+  durationMs: number;
 }
 
-export type EventOutcome = { ok: true; result: EventResult } | ({ ok: false } & EventFailure);
+export type EventOutcome = { ok: true; result: EventResult; durationMs: number } | ({ ok: false } & EventFailure);
 
 /** A request a dry run would have sent, API key redacted. */
 export interface PlannedRequest {
@@ -68,11 +69,12 @@ function describeSteps(steps: readonly Step[], baseUrl: string): PlannedRequest[
  * with what is needed to park the event and resume.
  */
 export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, fromStep = 0): Promise<EventOutcome> {
+  const started = performance.now();
   const base = { ...(event.messageId === undefined ? {} : { messageId: event.messageId }), type: event.type };
-  if (plan.action === 'skip') return { ok: true, result: { ...base, status: 'skipped', reason: plan.reason } };
+  if (plan.action === 'skip') return { ok: true, result: { ...base, status: 'skipped', reason: plan.reason }, durationMs: 0 };
   const steps = plan.steps.slice(fromStep);
   if (deps.transport === undefined) {
-    return { ok: true, result: { ...base, status: 'dry-run', requests: describeSteps(steps, deps.baseUrl) } };
+    return { ok: true, result: { ...base, status: 'dry-run', requests: describeSteps(steps, deps.baseUrl) }, durationMs: 0 };
   }
   const log: AttemptLog = { attempts: 0 };
   const progress: Progress = { calls: 0, completedSteps: 0 };
@@ -84,7 +86,11 @@ export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, 
   });
   try {
     await executeSteps(steps, send, progress);
-    return { ok: true, result: { ...base, status: 'delivered', calls: progress.calls, attempts: log.attempts } };
+    return {
+      ok: true,
+      result: { ...base, status: 'delivered', calls: progress.calls, attempts: log.attempts },
+      durationMs: performance.now() - started,
+    };
   } catch (error) {
     return {
       ok: false,
@@ -96,6 +102,7 @@ export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, 
       firstFailureAt: log.firstFailureAt ?? Date.now(),
       completedSteps: fromStep + progress.completedSteps,
       calls: progress.calls,
+      durationMs: performance.now() - started,
     };
   }
 }

@@ -26,7 +26,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Authenticates `POST /events` with the webhook secret(s) (SPEC §1). With no secret configured —
+ * Authenticates `POST /events` and the deep health check with the webhook secret(s) (SPEC §1). With no secret configured —
  * possible only with env configuration, i.e. local development — authentication is off and the
  * configuration loader has already logged a warning.
  */
@@ -34,10 +34,11 @@ export function authenticate(): MiddlewareObj {
   return {
     before: function authenticateBefore(request) {
       const state = stateOf(request);
-      if (state.invocation?.kind !== 'http' || state.invocation.route !== 'events') return;
+      const invocation = state.invocation;
+      if (invocation?.kind !== 'http' || (invocation.route !== 'events' && !invocation.deep)) return;
       const secrets = state.config?.webhookSecrets ?? [];
       if (secrets.length === 0) return;
-      const token = bearerToken(state.invocation.http.headers.authorization);
+      const token = bearerToken(invocation.http.headers.authorization);
       if (token === undefined) throw new AuthError('Missing bearer secret: send Authorization: Bearer <webhook secret>');
       if (!matchesSecret(token, secrets)) throw new AuthError('Wrong bearer secret');
     },

@@ -1,6 +1,7 @@
 import type { MiddlewareObj, Request } from '@middy/core';
 import { ConfigurationError, MethodNotAllowedError, RateLimitedError, type RelayError, UnavailableError, isRelayError } from '../errors.ts';
-import { logger } from '../observability.ts';
+import { count, logger } from '../observability.ts';
+import { healthAnswer } from './health.ts';
 import { UnknownInvocationError } from './invocation.ts';
 import { errorBody, json } from './responses.ts';
 import { stateOf } from './state.ts';
@@ -22,7 +23,7 @@ export function errorTranslator(): MiddlewareObj {
 
       if (known) {
         const level = known.statusCode >= 500 ? 'error' : 'warn';
-        logger[level]('request failed', { code: known.code, status: known.statusCode, reason: known.message });
+        logger[level]('request failed', { code: known.code, status: known.statusCode, reason: known.logReason });
       } else {
         logger.error('unexpected error', request.error as Error);
       }
@@ -36,7 +37,17 @@ export function errorTranslator(): MiddlewareObj {
       }
 
       if (!known) {
+        count('ErrorResponses');
         request.response = json(500, { error: { code: 'internal', message: 'Unexpected error' } });
+        return;
+      }
+      if (known.statusCode === 401) count('AuthFailures');
+      else if (known.statusCode >= 500) count('ErrorResponses');
+      else count('RejectedRequests');
+
+      if (invocation?.kind === 'http' && invocation.deep && known.statusCode !== 401) {
+        // The deep health check names the part that fails: here, loading the configuration.
+        request.response = healthAnswer({ configuration: { ok: false, code: known.code, message: known.message } });
         return;
       }
       request.response = json(known.statusCode, errorBody(known), headersFor(known));

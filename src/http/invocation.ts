@@ -13,12 +13,14 @@ export interface InboundHttp {
   headers: Record<string, string>;
   body: string | undefined;
   isBase64Encoded: boolean;
+  /** Query string parameters (last value wins). */
+  query: Record<string, string>;
 }
 
 export type Route = 'events' | 'health';
 
 export type Invocation =
-  | { kind: 'http'; http: InboundHttp; route: Route }
+  | { kind: 'http'; http: InboundHttp; route: Route; /** `GET /health?deep=1` */ deep?: boolean }
   | { kind: 'scheduled' }
   | { kind: 'action'; action: 'refresh' | 'redrive' };
 
@@ -50,6 +52,18 @@ function normalisePath(path: string, stage: string | undefined): string {
   return normalised;
 }
 
+function queryOf(event: Json): Record<string, string> {
+  const query: Record<string, string> = Object.create(null);
+  if (typeof event.rawQueryString === 'string' && event.rawQueryString !== '') {
+    for (const [name, value] of new URLSearchParams(event.rawQueryString)) query[name] = value;
+  } else if (isObject(event.queryStringParameters)) {
+    for (const [name, value] of Object.entries(event.queryStringParameters)) {
+      if (typeof value === 'string') query[name] = value;
+    }
+  }
+  return query;
+}
+
 function httpOf(event: Json): InboundHttp | undefined {
   const context = isObject(event.requestContext) ? event.requestContext : undefined;
   // HTTP API, payload format 2.0
@@ -60,6 +74,7 @@ function httpOf(event: Json): InboundHttp | undefined {
       headers: lowerHeaders(event.headers),
       body: str(event.body),
       isBase64Encoded: event.isBase64Encoded === true,
+      query: queryOf(event),
     };
   }
   // REST API (and HTTP API payload 1.0) proxy event
@@ -70,6 +85,7 @@ function httpOf(event: Json): InboundHttp | undefined {
       headers: lowerHeaders(event.headers),
       body: str(event.body),
       isBase64Encoded: event.isBase64Encoded === true,
+      query: queryOf(event),
     };
   }
   return undefined;
@@ -93,7 +109,8 @@ export function classifyInvocation(event: unknown): Invocation {
       if (!match.methods.includes(http.method)) {
         throw new MethodNotAllowedError(`${http.path} accepts ${match.methods.join(', ')}`, match.methods);
       }
-      return { kind: 'http', http, route: match.route };
+      const deep = match.route === 'health' && ['1', 'true', 'yes'].includes((http.query.deep ?? '').toLowerCase());
+      return { kind: 'http', http, route: match.route, ...(deep ? { deep } : {}) };
     }
     if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
     if (event.action === 'refresh' || event.action === 'redrive') return { kind: 'action', action: event.action };

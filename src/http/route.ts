@@ -7,13 +7,14 @@ import { beginState } from './state.ts';
 /**
  * Middleware: classifies the invocation (HTTP route, schedule, manual action) and answers
  * `GET /health` at once, before any SSM or Gainsight call and without authentication.
+ * `GET /health?deep=1` goes on through configuration and authentication to the deep check.
  */
 export function route(): MiddlewareObj {
   return {
     before: function routeBefore(request) {
       const state = beginState(request);
       state.invocation = classifyInvocation(state.raw);
-      if (state.invocation.kind === 'http' && state.invocation.route === 'health') {
+      if (state.invocation.kind === 'http' && state.invocation.route === 'health' && !state.invocation.deep) {
         return json(200, { status: 'ok', version: VERSION });
       }
       return undefined;

@@ -78,6 +78,7 @@ describe('classifyInvocation: HTTP API payload 2.0', () => {
         headers: { 'content-type': 'application/json', authorization: 'Bearer token-1' },
         body: '{"type":"identify","userId":"user-1"}',
         isBase64Encoded: false,
+        query: {},
       },
     });
   });
@@ -132,8 +133,20 @@ describe('classifyInvocation: REST API v1 proxy', () => {
         headers: { 'content-type': 'application/json', authorization: 'Bearer token-1' },
         body: '{"type":"identify","userId":"user-1"}',
         isBase64Encoded: false,
+        query: {},
       },
     });
+  });
+
+  it('reads the query string of HTTP API and REST events, and flags GET /health?deep=1', () => {
+    // Act
+    const httpApi = classifyInvocation({ ...makeHttpApiEvent('GET', '/health', { body: undefined }), rawQueryString: 'deep=1&x=y' });
+    const rest = classifyInvocation({ ...makeRestApiEvent('GET', '/health'), queryStringParameters: { deep: 'true' } });
+    const shallow = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
+    // Assess
+    expect(httpApi).toMatchObject({ route: 'health', deep: true, http: { query: { deep: '1', x: 'y' } } });
+    expect(rest).toMatchObject({ route: 'health', deep: true });
+    expect(shallow).not.toHaveProperty('deep');
   });
 
   it('strips the stage prefix from the path', () => {
