@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STAGE = 'prod';
+/** Passed with --param, as an operator would, to check the alarms are wired to it. */
+const ALARM_TOPIC = 'arn:aws:sns:us-east-1:123456789012:relay-alarms';
 const SSM_PARAMETER_ARN = `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/gainsight-px-relay/${STAGE}/*`;
 /** Secret-looking values in the packaging shell must never reach the template. */
 const SENTINELS = { PX_API_KEY: 'sentinel-px-api-key', WEBHOOK_SECRET: 'sentinel-webhook-secret' };
@@ -45,7 +47,7 @@ const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [v
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-package-'));
-  await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', outDir], {
+  await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', outDir, `--param=alarmTopicArn=${ALARM_TOPIC}`], {
     cwd: root,
     env: { ...process.env, ...SENTINELS },
     timeout: 120_000,
@@ -185,6 +187,57 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     const url = outputs['HttpApiUrl']?.Value as { 'Fn::Join': [string, unknown[]] };
     expect(url['Fn::Join'][1][0]).toBe('https://');
     expect(ofType('AWS::ApiGatewayV2::DomainName')).toEqual([]);
+  });
+
+  it('takes the prod parameters: memory, timeout, reserved concurrency, log retention', () => {
+    const fn = only('AWS::Lambda::Function').Properties;
+    expect(fn['MemorySize']).toBe(512);
+    expect(fn['Timeout']).toBe(15);
+    expect(fn['ReservedConcurrentExecutions']).toBe(20);
+    expect(only('AWS::Logs::LogGroup').Properties).toEqual({
+      LogGroupName: '/aws/lambda/gainsight-px-relay-prod-relay',
+      RetentionInDays: 90,
+    });
+  });
+
+  it('declares every alarm, each notifying the SNS topic given as a parameter', () => {
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm'));
+    expect(Object.keys(alarms).sort()).toEqual([
+      'FailedEventsAlarm',
+      'FunctionErrorsAlarm',
+      'FunctionThrottlesAlarm',
+      'Http5xxRateAlarm',
+      'ParkedEventAgeAlarm',
+    ]);
+    const conditions = (JSON.parse(templateText) as { Conditions: Record<string, unknown> }).Conditions;
+    expect(conditions['HasAlarmTopic']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ALARM_TOPIC] }] });
+    for (const alarm of Object.values(alarms)) {
+      const actions = { 'Fn::If': ['HasAlarmTopic', [ALARM_TOPIC], { Ref: 'AWS::NoValue' }] };
+      expect(alarm.Properties['AlarmActions']).toEqual(actions);
+      expect(alarm.Properties['OKActions']).toEqual(actions);
+    }
+    expect(alarms['ParkedEventAgeAlarm']?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ParkingQueue', 'QueueName'] } }],
+      Threshold: 3600,
+    });
+    expect(alarms['FailedEventsAlarm']?.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['FailedQueue', 'QueueName'] } }],
+      Threshold: 0,
+    });
+    const rate = alarms['Http5xxRateAlarm']?.Properties;
+    expect(rate?.['Threshold']).toBe(5);
+    expect(JSON.stringify(rate?.['Metrics'])).toContain('"MetricName":"5xx"');
+    expect(JSON.stringify(rate?.['Metrics'])).toContain('{"Ref":"HttpApi"}');
+    for (const [name, metric] of [['FunctionErrorsAlarm', 'Errors'], ['FunctionThrottlesAlarm', 'Throttles']] as const) {
+      expect(alarms[name]?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'RelayLambdaFunction' } }],
+      });
+    }
   });
 
   it('produces the deployment zip with the bundled ESM handler', () => {
