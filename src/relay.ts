@@ -200,13 +200,13 @@ function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly Even
       messageId: entry.messageId,
       type: entry.type,
       user: userHash(resolveUserId((prepared[index] as PreparedEvent).event)),
-      outcome: entry.status,
+      outcome: metricOutcome(entry.status, (settled[index] as Settled).failure),
       latencyMs: Math.round(outcome.durationMs),
       ...(outcome.ok && outcome.result.status === 'delivered' ? { calls: outcome.result.calls, attempts: outcome.result.attempts } : {}),
       ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.logReason } : {}),
     };
     if (!outcome.ok && outcome.error.code === 'gainsight_auth') keyRefused = true;
-    if (entry.status === 'failed') logger.warn('event failed', fields);
+    if (entry.status === 'failed') logger.warn(`event ${fields.outcome}`, fields);
     else logger.info(`event ${entry.status}`, fields);
   });
   recordEvents(settled.map(({ entry, failure }) => ({ type: entry.type, outcome: metricOutcome(entry.status, failure) })));

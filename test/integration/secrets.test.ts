@@ -248,7 +248,7 @@ describe('Gainsight failures', () => {
     expect(answer.status).toBe(status);
     expect(answer.body.error.code).toBe(code);
     expectCleanAnswer(answer);
-    expectEventLines([{ messageId: 'm-track', type: 'track', outcome: 'failed' }]);
+    expectEventLines([{ messageId: 'm-track', type: 'track', outcome: status === 400 ? 'rejected' : 'failed' }]);
     expectNoPersonalDataLogged();
   });
 
@@ -308,7 +308,7 @@ describe('Gainsight failures', () => {
     const answer = await post(handler, identify());
 
     expect(answer.status).toBe(400);
-    expectEventLines([{ messageId: 'm-identify', type: 'identify', outcome: 'failed' }]);
+    expectEventLines([{ messageId: 'm-identify', type: 'identify', outcome: 'rejected' }]);
     expectNoPersonalDataLogged();
   });
 

@@ -24,7 +24,8 @@ import {
  * - writes need `Content-Type: application/json`, else 415;
  * - `PUT /v1/users/{id}` → 404 when the user is missing, else a shallow merge → 204;
  *   `POST /v1/users` → 400 "possible duplicate" when `identifyId` exists, 400 without
- *   `identifyId`/`propertyKeys`, else 201; `GET /v1/users/{id}` → 200 or 404;
+ *   `identifyId`/`propertyKeys`, else 201; `GET /v1/users/{id}` → 200 or 404; `GET /v1/users`
+ *   (and `/v1/accounts`) → one page of what is stored;
  * - the same for `/v1/accounts` (create key `id`; `name` and `propertyKeys` required);
  * - `POST /v1/events/custom` → 400 without eventName/identifyId/propertyKey/userType, else 201;
  * - anything else → 404 JSON.
@@ -181,6 +182,13 @@ export async function startFakeGainsight(options: { apiKey?: string } = {}): Pro
         if (store.has(id)) return { status: 400, body: apiError(400, 'Bad request, possible duplicate') };
         store.set(id, { ...payload });
         return created();
+      }
+      if (resource.id === undefined && method === 'GET') {
+        // The list call (`GET /v1/accounts?pageSize=…`): one page, no filtering.
+        // API ref: https://px-apidocs.gainsight.com/operation/operation-getaccountsusingget
+        const key = resource.kind === 'users' ? 'users' : 'accounts';
+        const page = [...store.values()].slice(0, 25);
+        return { status: 200, body: { [key]: page, totalHits: store.size, scrollId: null } };
       }
       if (resource.id !== undefined && (method === 'PUT' || method === 'GET')) {
         const existing = store.get(resource.id);

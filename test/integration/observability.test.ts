@@ -1,0 +1,233 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Capture, captureOutput, emittedMetrics } from '../support/capture.ts';
+import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
+import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
+import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
+import { type Handler, awsTestEnv, call, httpApiEvent, loadHandler } from '../support/lambda.ts';
+
+/**
+ * What an operator sees: one structured log line per event outcome, and CloudWatch metrics in
+ * the embedded metric format, captured from the real handler's output. Also the deep health check.
+ */
+
+const SECRET = 'observability-secret';
+const NAMESPACE = 'GainsightPxRelay';
+const OUTPUT_ENV = { POWERTOOLS_DEV: 'false', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' };
+const saved = Object.fromEntries(Object.keys(OUTPUT_ENV).map((name) => [name, process.env[name]]));
+
+let px: FakeGainsight;
+let sqs: FakeSqs;
+let capture: Capture;
+let handler: Handler;
+
+const post = (body: unknown, secret: string | null = SECRET) => call(handler, httpApiEvent({ secret, body }));
+const eventLines = () => capture.entries().filter((entry) => /^event /.test(String(entry.message)));
+const metrics = () => emittedMetrics(capture.entries(), NAMESPACE);
+
+beforeAll(async () => {
+  px = await startFakeGainsight();
+  sqs = await startFakeSqs();
+  const parking = sqs.createQueue('observability-parking');
+  Object.assign(process.env, OUTPUT_ENV);
+  handler = await loadHandler({
+    ...OUTPUT_ENV,
+    PX_API_KEY: px.apiKey,
+    PX_PRODUCT_KEY: 'AP-OBS-1',
+    WEBHOOK_SECRET: SECRET,
+    GAINSIGHT_PX_BASE_URL: px.baseUrl,
+    DELIVERY_BUDGET_MS: '1500',
+    DEAD_LETTER_QUEUE_URL: parking,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDUMMY',
+    AWS_SECRET_ACCESS_KEY: 'dummy',
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+  });
+  capture = captureOutput();
+});
+afterAll(async () => {
+  capture.restore();
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  await Promise.all([px.close(), sqs.close()]);
+});
+beforeEach(() => {
+  px.reset();
+  capture.clear();
+});
+afterEach(() => px.reset());
+
+describe('one log line per event outcome', () => {
+  it('logs a delivered event with its id, type, calls, attempts, latency, user hash and correlation id', async () => {
+    px.users.set('u1', { identifyId: 'u1' });
+
+    const answer = await post({ type: 'identify', messageId: 'msg-delivered', userId: 'u1', traits: { email: 'x@example.test' } });
+
+    expect(answer.status).toBe(200);
+    expect(eventLines()).toEqual([
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'event delivered',
+        service: 'gainsight-px-relay',
+        messageId: 'msg-delivered',
+        correlation_id: 'msg-delivered',
+        type: 'identify',
+        outcome: 'delivered',
+        calls: 1,
+        attempts: 1,
+        latencyMs: expect.any(Number),
+        user: expect.stringMatching(/^[0-9a-f]{16}$/),
+        cold_start: expect.any(Boolean),
+      }),
+    ]);
+    expect(capture.texts.join('\n')).not.toContain('x@example.test');
+  });
+
+  it('logs a skipped event', async () => {
+    await post({ type: 'page', messageId: 'msg-skipped', userId: 'u1', name: 'Home' });
+
+    expect(eventLines()).toEqual([
+      expect.objectContaining({ level: 'INFO', message: 'event skipped', messageId: 'msg-skipped', type: 'page', outcome: 'skipped' }),
+    ]);
+  });
+
+  it('logs a rejected event as a warning with its code and Gainsight\'s status, not its text', async () => {
+    px.script({ method: 'POST', path: '/events/custom', status: 400, body: { externalapierror: { status: 'BAD_REQUEST', message: 'bad data for u1' } } });
+
+    const answer = await post({ type: 'track', messageId: 'msg-rejected', userId: 'u1', event: 'Exported' });
+
+    expect(answer.status).toBe(400);
+    const [line] = eventLines();
+    expect(line).toEqual(
+      expect.objectContaining({ level: 'WARN', message: 'event rejected', messageId: 'msg-rejected', type: 'track', outcome: 'rejected', code: 'gainsight_rejected', attempts: 1 }),
+    );
+    expect(String(line?.reason)).not.toContain('bad data for u1');
+  });
+
+  it('logs a queued event with the attempts it took', async () => {
+    px.script({ method: 'POST', path: '/events/custom', status: 503, times: 1000 });
+
+    const answer = await post({ type: 'track', messageId: 'msg-queued', userId: 'u1', event: 'Exported' });
+
+    expect(answer.status).toBe(202);
+    const [line] = eventLines();
+    expect(line).toEqual(
+      expect.objectContaining({ level: 'INFO', message: 'event queued', messageId: 'msg-queued', outcome: 'queued', code: 'upstream_unavailable' }),
+    );
+    expect(line?.attempts).toBeGreaterThan(1);
+  });
+});
+
+describe('metrics (embedded metric format)', () => {
+  it('counts events by type and outcome, and times Gainsight calls by status class', async () => {
+    px.users.set('u1', { identifyId: 'u1' });
+
+    await post([
+      { type: 'identify', userId: 'u1', traits: {} },
+      { type: 'identify', userId: 'u1', traits: {} },
+      { type: 'alias', userId: 'u1' },
+    ]);
+
+    const emitted = metrics();
+    expect(emitted).toContainEqual({
+      name: 'Events',
+      unit: 'Count',
+      dimensions: { service: 'gainsight-px-relay', type: 'identify', outcome: 'delivered' },
+      value: 2,
+    });
+    expect(emitted).toContainEqual({
+      name: 'Events',
+      unit: 'Count',
+      dimensions: { service: 'gainsight-px-relay', type: 'alias', outcome: 'skipped' },
+      value: 1,
+    });
+    expect(emitted).toContainEqual(
+      expect.objectContaining({ name: 'GainsightLatency', unit: 'Milliseconds', dimensions: { service: 'gainsight-px-relay' } }),
+    );
+    // One value per call: CloudWatch sums them.
+    expect(emitted).toContainEqual({ name: 'GainsightCalls2xx', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: [1, 1] });
+  });
+
+  it('counts retries, parked events and 5xx status classes', async () => {
+    px.script({ method: 'POST', path: '/events/custom', status: 503, times: 1000 });
+
+    await post({ type: 'track', userId: 'u1', event: 'Exported' });
+
+    const byName = new Map(metrics().map((metric) => [metric.name, metric]));
+    expect(byName.get('EventsParked')?.value).toBe(1);
+    expect(byName.get('Retries')?.value).toBeGreaterThan(0);
+    expect(byName.get('GainsightCalls5xx')?.value).toEqual(expect.anything());
+    expect(metrics()).toContainEqual(
+      expect.objectContaining({ name: 'Events', dimensions: { service: 'gainsight-px-relay', type: 'track', outcome: 'queued' } }),
+    );
+  });
+
+  it('counts authentication failures', async () => {
+    const answer = await post({ type: 'identify', userId: 'u1' }, 'wrong-secret');
+
+    expect(answer.status).toBe(401);
+    expect(metrics()).toContainEqual({ name: 'AuthFailures', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: 1 });
+  });
+});
+
+describe('GET /health?deep=1', () => {
+  const deep = (secret: string | null = SECRET, target: Handler = handler) =>
+    call(target, { ...httpApiEvent({ method: 'GET', path: '/health', secret }), rawQueryString: 'deep=1' });
+
+  it('answers 200 with each check when configuration and Gainsight work, after one cheap read', async () => {
+    const answer = await deep();
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      status: 'ok',
+      version: expect.any(String),
+      checks: { configuration: { ok: true, dataCenter: 'US', dryRun: false }, gainsight: { ok: true, status: 200 } },
+    });
+    expect(px.calls()).toEqual(['GET /accounts']);
+    expect(px.requests[0]?.path).toBe('/v1/accounts?pageSize=1');
+  });
+
+  it('needs the webhook secret', async () => {
+    const answer = await deep(null);
+
+    expect(answer.status).toBe(401);
+    expect(px.requests).toEqual([]);
+  });
+
+  it('names Gainsight as the failing part when it refuses the key', async () => {
+    px.script({ method: 'GET', status: 401 });
+
+    const answer = await deep();
+
+    expect(answer.status).toBe(503);
+    expect(answer.body.status).toBe('fail');
+    expect(answer.body.checks.configuration.ok).toBe(true);
+    expect(answer.body.checks.gainsight).toEqual({ ok: false, code: 'gainsight_auth', message: expect.stringContaining('401') });
+  });
+
+  describe('with SSM', () => {
+    let ssm: FakeSsm;
+    afterEach(() => ssm.close());
+
+    it('names the configuration as the failing part when a parameter is missing', async () => {
+      ssm = await startFakeSsm({
+        parameters: {
+          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+          '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
+        },
+      });
+      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
+
+      const answer = await deep(SECRET, withSsm);
+
+      expect(answer.status).toBe(503);
+      expect(answer.body).toEqual({
+        status: 'fail',
+        version: expect.any(String),
+        checks: { configuration: { ok: false, code: 'configuration_error', message: expect.stringContaining('/relay/obs/product-key') } },
+      });
+      expect(px.requests).toEqual([]);
+    });
+  });
+});
