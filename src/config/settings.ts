@@ -97,13 +97,69 @@ const DataCenterSetting = z.union([
   }),
 ]);
 
+/** What the settings reference (README) says of each key; `scripts/settings-doc.ts` renders it. */
+export interface SettingDoc {
+  /** The accepted JSON shapes, as a reader would write them. */
+  accepts: string;
+  default: string;
+  description: string;
+}
+
+const doc = (meta: SettingDoc): SettingDoc & Record<string, unknown> => ({ ...meta });
+
 export const SettingsSchema = z.object({
-  dataCenter: DataCenterSetting.optional(),
-  userAttributeMap: AttributeMap.optional(),
-  accountAttributeMap: AttributeMap.optional(),
-  globalContextMap: GlobalContextMap.optional(),
-  pageEvents: z.boolean().optional(),
+  dataCenter: DataCenterSetting.optional().meta(
+    doc({
+      accepts: '`"US"` \\| `"EU"` \\| `"US2"` (any case), or RudderStack\'s `{"web": "EU"}` (all values must agree)',
+      default: '`"US"`',
+      description:
+        'Gainsight PX data center: base URL `https://api.aptrinsic.com/v1`, `https://api-eu.aptrinsic.com/v1` or `https://api-us2.aptrinsic.com/v1`. `GAINSIGHT_PX_BASE_URL` overrides it.',
+    }),
+  ),
+  userAttributeMap: AttributeMap.optional().meta(
+    doc({
+      accepts: '`[{"from": "…", "to": "…"}]` or `{"from": "to"}`',
+      default: 'none',
+      description:
+        'Trait key (exact, case-sensitive) → Gainsight custom user attribute API name. Unmapped traits are dropped. Rows with a blank `from` are skipped; a `from` without a `to` is invalid.',
+    }),
+  ),
+  accountAttributeMap: AttributeMap.optional().meta(
+    doc({
+      accepts: 'same as `userAttributeMap`',
+      default: 'none',
+      description: 'Group trait key → Gainsight custom account attribute API name.',
+    }),
+  ),
+  globalContextMap: GlobalContextMap.optional().meta(
+    doc({
+      accepts: '`[{"from": "key", "to": "value"}]` or `{"key": value}`',
+      default: 'none',
+      description:
+        'Static `globalContext` for custom events (`from` is the key, `to` the value). An event\'s own `properties.globalContext` replaces it.',
+    }),
+  ),
+  pageEvents: z
+    .boolean()
+    .optional()
+    .meta(
+      doc({
+        accepts: '`true` \\| `false` (a JSON boolean)',
+        default: '`false`',
+        description: 'Forward `page` / `screen` calls as custom events `Viewed <name> Page` / `Viewed <name> Screen`; when off they are answered 200 `skipped`.',
+      }),
+    ),
 });
+
+/** The settings reference as a Markdown table, generated from the schema above. */
+export function settingsReference(): string {
+  const rows = Object.entries(SettingsSchema.shape).map(([key, schema]) => {
+    const meta = schema.meta() as SettingDoc | undefined;
+    if (!meta) throw new Error(`settings key ${key} has no documentation`);
+    return `| \`${key}\` | ${meta.accepts} | ${meta.default} | ${meta.description} |`;
+  });
+  return ['| key | accepts | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
 
 /** Keys of RudderStack's config that are secrets: they belong in their own SSM parameters. */
 const IGNORED_SECRET_KEYS = ['apiKey', 'productTagKey'] as const;
