@@ -1,0 +1,314 @@
+import { existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigurationError, isRelayError } from '../errors.ts';
+import { logger } from '../observability.ts';
+import { VERSION } from '../version.ts';
+import { CheckpointError } from './checkpoint.ts';
+import { type CliConfig, loadCliConfig, readSsmParameters } from './config.ts';
+import { MAX_RATE } from './pacing.ts';
+import type { OutputStream } from './progress.ts';
+import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive.ts';
+import { type ReplayTarget, type WritableOutput, exitCodeOf, formatSummary, replay } from './replay.ts';
+
+/**
+ * The `gainsight-px-relay` command: `replay <file>` and `redrive`. {@link main} takes its
+ * arguments and streams as parameters and returns the exit code, so tests run it in-process:
+ * 0 all good, 1 some events rejected, invalid or failed (or the run stopped early), 2 usage or
+ * configuration error (nothing was sent).
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_PROBLEMS = 1;
+export const EXIT_USAGE = 2;
+
+export interface CliIo {
+  stdout: WritableOutput;
+  stderr: OutputStream;
+  env: Record<string, string | undefined>;
+  /** Overrides `stderr.isTTY` for the progress display. */
+  isTTY?: boolean;
+  /** Graceful stop (first SIGINT/SIGTERM). */
+  signal?: AbortSignal;
+  /** Immediate stop (second SIGINT). */
+  abortSignal?: AbortSignal;
+  progressIntervalMs?: number;
+}
+
+/** A wrong command line: exit 2 with the message and a pointer to --help. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events into Gainsight PX with the relay's own mapping
+
+Usage:
+  gainsight-px-relay replay <file> [options]     deliver an export (JSON Lines or a JSON array)
+  gainsight-px-relay redrive --queue-url <url>   drain the parking queue now
+  gainsight-px-relay <command> --help            options of a command
+
+Exit codes: 0 all good; 1 some events rejected, invalid or failed, or the run stopped early
+(rerun to continue); 2 usage or configuration error (nothing was sent).
+`;
+
+const REPLAY_HELP = `Usage: gainsight-px-relay replay <file> [options]
+       npm run replay -- <file> [options]
+
+Delivers the events of <file> — JSON Lines (one event per line) or one JSON array, read as a
+stream — with the relay's validation, mapping, retries and Gainsight PX client.
+
+Where events go (one of):
+  (default)                  Gainsight PX, configured from PX_API_KEY, PX_PRODUCT_KEY,
+                             PX_SETTINGS and GAINSIGHT_PX_BASE_URL
+  --ssm-prefix <prefix>      Gainsight PX, configured from the relay's SSM parameters
+                             (<prefix>/api-key, product-key, settings), e.g. /gainsight-px-relay/prod
+  --url <relay url>          a deployed relay: POST <url>/events in batches, honouring its answers
+  --secret <secret>          webhook secret for --url (default: WEBHOOK_SECRET, or the
+                             webhook-secret parameter with --ssm-prefix)
+  --dry-run                  print the planned Gainsight requests (API key redacted), send nothing
+
+Options:
+  --rate <n>                 Gainsight requests per second, retries included; with --url, events
+                             per second (default 50, at most ${MAX_RATE}: Gainsight's limit)
+  --concurrency <n>          events (with --url: batches) in flight at once (default 8, at most
+                             64 and 2 × rate); one user's events always keep their order
+  --batch-size <n>           events per request with --url (default 50, at most 100)
+  --budget-ms <ms>           time one event (batch) may spend on retries (default 30000)
+  --checkpoint <path>        progress file (default <file>.checkpoint.json)
+  --restart                  ignore an existing checkpoint and start from the first event
+  --rejected <path>          where rejected and invalid events go (default <file>.rejected.jsonl)
+  --region <region>          AWS region for --ssm-prefix (default: AWS_REGION / your profile)
+  -h, --help                 this help
+
+Rerunning the same command continues after the last settled event; acknowledged events are
+never sent again. Events still failing after the retries are retried by the next run.
+
+Examples:
+  PX_API_KEY=... PX_PRODUCT_KEY=AP-XXXXXXXXXX-2 gainsight-px-relay replay export.jsonl --rate 100
+  gainsight-px-relay replay export.json --ssm-prefix /gainsight-px-relay/prod
+  gainsight-px-relay replay export.jsonl --url https://abc.execute-api.eu-west-1.amazonaws.com --secret "$SECRET"
+  gainsight-px-relay replay export.jsonl --dry-run | head
+`;
+
+const REDRIVE_HELP = `Usage: gainsight-px-relay redrive --queue-url <url> [options]
+
+Drains the relay's parking queue now, with the relay's own redrive: each parked event is sent
+again and deleted only once Gainsight PX accepted it; one Gainsight rejects for good goes to the
+failed queue with the reason; one that still fails is hidden with backoff for a later run.
+Runs until the queue is empty, Gainsight keeps failing, or Ctrl-C.
+
+Options:
+  --queue-url <url>          the parking queue (default: DEAD_LETTER_QUEUE_URL)
+  --failed-queue-url <url>   the failed queue (default: FAILED_QUEUE_URL); without one, rejected
+                             events stay parked, hidden for an hour
+  --ssm-prefix <prefix>      configuration from the relay's SSM parameters (default: PX_API_KEY,
+                             PX_PRODUCT_KEY, PX_SETTINGS, GAINSIGHT_PX_BASE_URL)
+  --region <region>          AWS region of the queues and parameters (default: AWS_REGION / profile)
+  --rate <n>                 Gainsight requests per second (default 50, at most ${MAX_RATE})
+  --concurrency <n>          messages in flight at once (default 4, at most 10)
+  -h, --help                 this help
+
+Example:
+  gainsight-px-relay redrive --ssm-prefix /gainsight-px-relay/prod \\
+    --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-parking \\
+    --failed-queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-failed
+`;
+
+function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < min) throw new UsageError(`${name} must be a number ≥ ${min} (got "${value}")`);
+  if (number > max) throw new UsageError(`${name} must be at most ${max} (got ${value})`);
+  return number;
+}
+
+function rateOption(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const rate = Number(value);
+  if (!Number.isFinite(rate) || rate <= 0) throw new UsageError(`--rate must be a positive number (got "${value}")`);
+  if (rate > MAX_RATE) {
+    throw new UsageError(
+      `--rate ${value} is above Gainsight PX's limit of about ${MAX_RATE} requests per second (shared with the relay's own traffic); use ${MAX_RATE} or less`,
+    );
+  }
+  return rate;
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+const parse = (args: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } => {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+};
+
+async function runReplay(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    'ssm-prefix': { type: 'string' },
+    url: { type: 'string' },
+    secret: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    rate: { type: 'string' },
+    concurrency: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'budget-ms': { type: 'string' },
+    checkpoint: { type: 'string' },
+    restart: { type: 'boolean' },
+    rejected: { type: 'string' },
+    region: { type: 'string' },
+  });
+  if (values.help) {
+    io.stdout.write(REPLAY_HELP);
+    return EXIT_OK;
+  }
+  const opt = values;
+  const str = (name: string): string | undefined => opt[name] as string | undefined;
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'replay needs a <file>' : `replay takes one <file> (got ${positionals.join(', ')})`);
+  const file = positionals[0] as string;
+  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+  const rate = rateOption(str('rate'));
+  const concurrency = integerOption(str('concurrency'), '--concurrency', 8, 1, 64);
+  const batchSize = integerOption(str('batch-size'), '--batch-size', 50, 1, 100);
+  const budgetMs = integerOption(str('budget-ms'), '--budget-ms', 30_000, 1000, 3_600_000);
+  const dryRun = opt['dry-run'] === true;
+  const url = str('url');
+  if (url !== undefined && dryRun) throw new UsageError('--dry-run plans Gainsight requests itself; it cannot be combined with --url');
+  if (url === undefined && str('secret') !== undefined) throw new UsageError('--secret is only used with --url');
+  if (str('region')) process.env.AWS_REGION = str('region');
+
+  let target: ReplayTarget;
+  if (url !== undefined) {
+    if (!/^https?:\/\/\S+$/i.test(url)) throw new UsageError(`--url must be an http(s) URL (got "${url}")`);
+    let secret = str('secret') ?? io.env.WEBHOOK_SECRET?.split(',')[0]?.trim();
+    const prefix = str('ssm-prefix');
+    if (secret === undefined && prefix !== undefined) {
+      const name = `${prefix.replace(/\/+$/, '')}/webhook-secret`;
+      secret = (await readSsmParameters([name]))[name]?.split(',')[0]?.trim();
+      if (!secret) throw new ConfigurationError(`SSM parameter not found or empty: ${name}`);
+    }
+    if (!secret) io.stderr.write('warning: no --secret (or WEBHOOK_SECRET): posting without Authorization\n');
+    target = { kind: 'relay', url, secret: secret || undefined, batchSize };
+  } else {
+    const config = await loadCliConfig({
+      env: io.env,
+      dryRun,
+      ...(str('ssm-prefix') === undefined ? {} : { ssmPrefix: str('ssm-prefix') as string }),
+    });
+    for (const warning of config.warnings) io.stderr.write(`warning: ${warning}\n`);
+    target = { kind: 'gainsight', config };
+  }
+
+  const summary = await replay({
+    file,
+    target,
+    rate,
+    concurrency,
+    budgetMs,
+    ...(str('checkpoint') === undefined ? {} : { checkpointPath: str('checkpoint') as string }),
+    ...(str('rejected') === undefined ? {} : { rejectedPath: str('rejected') as string }),
+    restart: opt.restart === true,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
+    ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+  });
+  io.stderr.write(`${formatSummary(summary)}\n`);
+  return exitCodeOf(summary);
+}
+
+async function runRedrive(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    'ssm-prefix': { type: 'string' },
+    'queue-url': { type: 'string' },
+    'failed-queue-url': { type: 'string' },
+    region: { type: 'string' },
+    rate: { type: 'string' },
+    concurrency: { type: 'string' },
+  });
+  if (values.help) {
+    io.stdout.write(REDRIVE_HELP);
+    return EXIT_OK;
+  }
+  const opt = values;
+  const str = (name: string): string | undefined => opt[name] as string | undefined;
+  if (positionals.length > 0) throw new UsageError(`redrive takes no arguments (got ${positionals.join(', ')})`);
+  const queueUrl = str('queue-url') ?? io.env.DEAD_LETTER_QUEUE_URL;
+  if (!queueUrl) throw new UsageError('redrive needs --queue-url (or DEAD_LETTER_QUEUE_URL)');
+  const failedQueueUrl = str('failed-queue-url') ?? io.env.FAILED_QUEUE_URL;
+  for (const [name, value] of [['--queue-url', queueUrl], ['--failed-queue-url', failedQueueUrl]] as const) {
+    if (value !== undefined && value !== '' && !/^https?:\/\/\S+$/i.test(value)) throw new UsageError(`${name} must be an SQS queue URL (got "${value}")`);
+  }
+  const rate = rateOption(str('rate'));
+  const concurrency = integerOption(str('concurrency'), '--concurrency', 4, 1, 10);
+  if (str('region')) process.env.AWS_REGION = str('region');
+  const config: CliConfig = await loadCliConfig({
+    env: io.env,
+    ...(str('ssm-prefix') === undefined ? {} : { ssmPrefix: str('ssm-prefix') as string }),
+  });
+  if (config.dryRun) throw new UsageError('redrive has no dry run: it would receive parked events without sending them (unset DRY_RUN)');
+  for (const warning of config.warnings) io.stderr.write(`warning: ${warning}\n`);
+  const summary = await redriveCommand({
+    config,
+    queueUrl,
+    ...(failedQueueUrl ? { failedQueueUrl } : {}),
+    rate,
+    concurrency,
+    stderr: io.stderr,
+    ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
+    ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+  });
+  io.stderr.write(`${formatRedriveSummary(summary)}\n`);
+  return redriveExitCode(summary);
+}
+
+/** Runs one command line (without `node` and the script) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  // The relay's structured logs are for CloudWatch; the tools report in plain text.
+  logger.setLogLevel('SILENT');
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'replay':
+        return await runReplay(rest, io);
+      case 'redrive':
+        return await runRedrive(rest, io);
+      case '--version':
+      case '-v':
+        io.stdout.write(`${VERSION}\n`);
+        return EXIT_OK;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stdout.write(MAIN_HELP);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const help = command === 'replay' || command === 'redrive' ? `gainsight-px-relay ${command} --help` : 'gainsight-px-relay --help';
+      io.stderr.write(`error: ${error.message}\nRun "${help}" for the options.\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof CheckpointError || (isRelayError(error) && (error.code === 'configuration_error' || error.code === 'ssm_unavailable'))) {
+      io.stderr.write(`error: ${(error as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}

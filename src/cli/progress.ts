@@ -1,0 +1,165 @@
+/**
+ * Progress for long runs. On a terminal: one line redrawn in place (bar, done/total, rate, ETA,
+ * failures). Otherwise (a pipe, a CI log): a plain line every few seconds. The stream and whether
+ * it is a terminal are injected, so both forms are testable.
+ */
+
+export interface ProgressSnapshot {
+  /** Records (or messages) finished, including those settled by earlier runs. */
+  done: number;
+  /** Known total, when known. */
+  total?: number;
+  /** Fraction of the input read (bytes), used for ETA while the total is unknown. */
+  fraction?: number;
+  /** Finished in this run (the rate is computed from these). */
+  doneThisRun: number;
+  failures: number;
+  /** Refused for good (rejected or invalid), shown when there are any. */
+  rejected?: number;
+  /** Extra counts for the plain line, e.g. `{ delivered: 10, rejected: 1 }`. */
+  counts?: Record<string, number>;
+}
+
+export interface OutputStream {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ProgressOptions {
+  stream: OutputStream;
+  /** Overrides `stream.isTTY`. */
+  isTTY?: boolean;
+  label: string;
+  /** Unit shown after the counts: `events`, `messages`. */
+  unit: string;
+  snapshot: () => ProgressSnapshot;
+  /** Plain-line period when not on a terminal; default 5000 ms. */
+  intervalMs?: number;
+  /** Redraw period on a terminal; default 250 ms. */
+  redrawMs?: number;
+  now?: () => number;
+}
+
+const BAR_WIDTH = 24;
+
+export const formatCount = (value: number): string => value.toLocaleString('en-US');
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export class ProgressReporter {
+  readonly #options: ProgressOptions;
+  readonly #tty: boolean;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  #timer: NodeJS.Timeout | undefined;
+  #drawn = false;
+
+  constructor(options: ProgressOptions) {
+    this.#options = options;
+    this.#tty = options.isTTY ?? options.stream.isTTY === true;
+    this.#now = options.now ?? Date.now;
+    this.#startedAt = this.#now();
+  }
+
+  get isTTY(): boolean {
+    return this.#tty;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    const period = this.#tty ? (this.#options.redrawMs ?? 250) : (this.#options.intervalMs ?? 5000);
+    this.#timer = setInterval(() => this.render(), period);
+    this.#timer.unref();
+    if (this.#tty) this.render();
+  }
+
+  /** Rate (per second) and ETA (seconds) from the current snapshot. */
+  measure(snapshot: ProgressSnapshot): { rate: number; eta: number | undefined; elapsed: number } {
+    const elapsed = Math.max(0.001, (this.#now() - this.#startedAt) / 1000);
+    const rate = snapshot.doneThisRun / elapsed;
+    let eta: number | undefined;
+    if (snapshot.total !== undefined && rate > 0) eta = Math.max(0, snapshot.total - snapshot.done) / rate;
+    else if (snapshot.fraction !== undefined && snapshot.fraction > 0) eta = (elapsed * (1 - snapshot.fraction)) / snapshot.fraction;
+    return { rate, eta, elapsed };
+  }
+
+  /** The terminal line: `[████░░░░]  42% 4,200/10,000 events · 49.8/s · ETA 1m56s · 3 failed`. */
+  barLine(snapshot: ProgressSnapshot): string {
+    const { rate, eta } = this.measure(snapshot);
+    const fraction =
+      snapshot.total !== undefined && snapshot.total > 0 ? Math.min(1, snapshot.done / snapshot.total) : snapshot.fraction;
+    const parts: string[] = [this.#options.label];
+    if (fraction !== undefined) {
+      const filled = Math.round(fraction * BAR_WIDTH);
+      parts.push(`[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`);
+    }
+    parts.push(
+      snapshot.total !== undefined
+        ? `${formatCount(snapshot.done)}/${formatCount(snapshot.total)} ${this.#options.unit}`
+        : `${formatCount(snapshot.done)} ${this.#options.unit}`,
+    );
+    const line = [
+      parts.join(' '),
+      `${rate.toFixed(1)}/s`,
+      `ETA ${eta === undefined ? '?' : formatDuration(eta)}`,
+      `${formatCount(snapshot.failures)} failed`,
+      ...(snapshot.rejected ? [`${formatCount(snapshot.rejected)} rejected`] : []),
+    ].join(' · ');
+    const columns = this.#options.stream.columns ?? 120;
+    return line.length > columns - 1 ? line.slice(0, columns - 1) : line;
+  }
+
+  /** The periodic plain line: `replay: 4200/10000 events (42%), 49.8/s, ETA 1m56s, delivered 4100, ...`. */
+  plainLine(snapshot: ProgressSnapshot): string {
+    const { rate, eta } = this.measure(snapshot);
+    const fraction =
+      snapshot.total !== undefined && snapshot.total > 0 ? snapshot.done / snapshot.total : snapshot.fraction;
+    const done = snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : `${snapshot.done}`;
+    const percent = fraction === undefined ? '' : ` (${Math.floor(fraction * 100)}%)`;
+    const counts = Object.entries(snapshot.counts ?? {})
+      .filter(([, value]) => value > 0)
+      .map(([name, value]) => `${name} ${value}`);
+    return [
+      `${this.#options.label}: ${done} ${this.#options.unit}${percent}`,
+      `${rate.toFixed(1)}/s`,
+      `ETA ${eta === undefined ? '?' : formatDuration(eta)}`,
+      `failed ${snapshot.failures}`,
+      ...counts,
+    ].join(', ');
+  }
+
+  render(): void {
+    const snapshot = this.#options.snapshot();
+    if (this.#tty) {
+      this.#options.stream.write(`\r\x1b[2K${this.barLine(snapshot)}`);
+      this.#drawn = true;
+    } else this.#options.stream.write(`${this.plainLine(snapshot)}\n`);
+  }
+
+  /** Prints a message above the bar (the bar is redrawn on the next tick). */
+  log(message: string): void {
+    if (this.#tty && this.#drawn) {
+      this.#options.stream.write(`\r\x1b[2K${message}\n`);
+      this.#drawn = false;
+    } else this.#options.stream.write(`${message}\n`);
+  }
+
+  /** Stops redrawing; on a terminal the final state stays on screen. */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#tty) {
+      this.render();
+      this.#options.stream.write('\n');
+      this.#drawn = false;
+    }
+  }
+}

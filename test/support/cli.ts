@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+/**
+ * Helpers for the command-line tools' tests: a stream that collects what is written (with a
+ * settable isTTY), temporary folders, and event files in both input formats.
+ */
+
+export class Collector extends Writable {
+  text = '';
+  isTTY: boolean | undefined;
+  columns = 200;
+
+  constructor(options: { isTTY?: boolean } = {}) {
+    super();
+    this.isTTY = options.isTTY;
+  }
+
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+
+  /** Parsed JSON lines (dry-run output). */
+  jsonLines(): any[] {
+    return this.text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line));
+  }
+}
+
+/** A temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = 'cli-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Writes events (or raw lines) as JSON Lines; strings are written as they are. */
+export function writeJsonLines(path: string, lines: readonly unknown[]): string {
+  writeFileSync(path, `${lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n')}\n`);
+  return path;
+}
+
+/** Writes events as one pretty-printed JSON array. */
+export function writeJsonArray(path: string, events: readonly unknown[]): string {
+  writeFileSync(path, JSON.stringify(events, null, 2));
+  return path;
+}
+
+export const TIME = '2024-05-06T07:08:09.000Z';
+
+export const trackEvent = (index: number, userId = `u${index % 50}`) => ({
+  type: 'track',
+  messageId: `t-${index}`,
+  userId,
+  event: `Event ${index}`,
+  properties: { n: index, nested: { a: [1, 2] } },
+  timestamp: TIME,
+});
+
+export const identifyEvent = (userId: string) => ({
+  type: 'identify',
+  messageId: `i-${userId}`,
+  userId,
+  traits: { email: `${userId}@example.test`, name: 'Ada Lovelace' },
+  timestamp: TIME,
+});
