@@ -4,7 +4,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { configuration, loadEnv } from './src/config/index.ts';
 import { Queue } from './src/delivery/queue.ts';
-import { authenticate } from './src/http/auth.ts';
+import { authenticate, authenticateWriteKey } from './src/http/auth.ts';
 import { decodeBody } from './src/http/body.ts';
 import { errorTranslator } from './src/http/error-translator.ts';
 import { route } from './src/http/route.ts';
@@ -33,11 +33,15 @@ const chain = middy<RelayState, HttpResponse | ScheduledSummary, Error, Context>
   .use(route())
   // 3. Configuration: secrets and settings from SSM (SSM_PREFIX) or from the environment.
   .use(configuration(env))
-  // 4. Authenticate POST /events with the webhook secret(s).
+  // 4. Authenticate with the webhook secret(s): Bearer on POST /events, Basic (write key) or
+  //    Bearer on the tracking API (/v1/*).
   .use(authenticate())
-  // 5. Decode the body into raw events (base64, 512 KiB, 100 events).
+  // 5. Decode the body into raw events (base64, gzip, 512 KiB, 100 events; tracking-API
+  //    envelopes and event times).
   .use(decodeBody())
-  // 6. The single error translator, registered last so it handles every error first.
+  // 6. Tracking API without an Authorization header: the body's writeKey must be a secret.
+  .use(authenticateWriteKey())
+  // 7. The single error translator, registered last so it handles every error first.
   .use(errorTranslator())
   .handler(
     createRelayHandler(

@@ -4,6 +4,7 @@ import { type PreparedEvent, deliverBatch } from './delivery/batch.ts';
 import { parkedMessage } from './delivery/parking.ts';
 import { planEvent } from './delivery/plan.ts';
 import type { EventFailure, EventOutcome, EventResult, ProcessDeps } from './delivery/process.ts';
+import { CUSTOM_EVENT_TYPES, RecentIds } from './delivery/dedupe.ts';
 import type { Queue } from './delivery/queue.ts';
 import type { Transport } from './delivery/retry.ts';
 import { type RedriveSummary, redrive } from './delivery/redrive.ts';
@@ -87,40 +88,63 @@ function depsFor(config: RelayConfig, deadline: number, signal: AbortSignal | un
   };
 }
 
-/** Validates and plans every event before anything is sent: an invalid batch sends nothing. */
-function prepare(rawEvents: readonly unknown[], ctx: MappingContext): PreparedEvent[] {
-  const problems: Record<string, unknown>[] = [];
-  const prepared: PreparedEvent[] = [];
+/** An event that failed validation or planning, with where it stood in the request. */
+interface Problem {
+  index: number;
+  messageId?: string;
+  type: string;
+  error: RelayError;
+}
+
+/** Validates and plans every event before anything is sent. */
+function prepareAll(rawEvents: readonly unknown[], ctx: MappingContext): { prepared: (PreparedEvent & { index: number })[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const prepared: (PreparedEvent & { index: number })[] = [];
   rawEvents.forEach((raw, index) => {
     try {
       const event = parseEvent(raw);
-      prepared.push({ event, plan: planEvent(event, ctx) });
+      prepared.push({ event, plan: planEvent(event, ctx), index });
     } catch (error) {
       if (!isRelayError(error)) throw error;
-      const messageId = (raw as { messageId?: unknown } | null)?.messageId;
+      const { messageId, type } = (raw ?? {}) as { messageId?: unknown; type?: unknown };
       problems.push({
         index,
         ...(typeof messageId === 'string' ? { messageId } : {}),
-        code: error.code,
-        message: error.message,
-        ...(error.details === undefined ? {} : { details: error.details }),
+        type: typeof type === 'string' ? type.slice(0, 40) : 'unknown',
+        error,
       });
     }
   });
-  if (problems.length === 0) return prepared;
-  const first = problems[0] as { code: string; message: string; details?: unknown };
-  if (rawEvents.length === 1) throw new ValidationError(first.message, { code: first.code, details: first.details });
-  throw new ValidationError(`${problems.length} of ${rawEvents.length} events are invalid; nothing was sent`, {
+  return { prepared, problems };
+}
+
+/** `POST /events` is all or nothing: one invalid event and nothing is sent (400). */
+function rejectInvalid(problems: readonly Problem[], total: number): ValidationError {
+  const listed = problems.map(({ index, messageId, error }) => ({
+    index,
+    ...(messageId === undefined ? {} : { messageId }),
+    code: error.code,
+    message: error.message,
+    ...(error.details === undefined ? {} : { details: error.details }),
+  }));
+  const first = problems[0] as Problem;
+  if (total === 1) return new ValidationError(first.error.message, { code: first.error.code, details: first.error.details });
+  return new ValidationError(`${problems.length} of ${total} events are invalid; nothing was sent`, {
     code: 'invalid_events',
-    details: { events: problems },
+    details: { events: listed },
   });
 }
+
+/** Custom events this container delivered lately, by message id (see RecentIds). */
+const recentlyDelivered = new RecentIds();
+
+const isCustomEvent = (event: RelayEvent): boolean => CUSTOM_EVENT_TYPES.has(event.type);
 
 /** An event's line in the answer. */
 type ResultEntry =
   | EventResult
   | { messageId?: string; type: RelayEvent['type']; status: 'queued'; reason: string }
-  | { messageId?: string; type: RelayEvent['type']; status: 'failed'; error: ReturnType<typeof errorBody>['error'] };
+  | { messageId?: string; type: string; status: 'failed'; error: ReturnType<typeof errorBody>['error'] };
 
 /** The final state of one event after delivery and, if needed, parking. */
 type Settled = { entry: ResultEntry; failure?: RelayError };
@@ -161,11 +185,11 @@ async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefi
  * - 200: every event was delivered or skipped.
  * The body lists every event's outcome, so a sender of a batch can tell which ones landed.
  */
-export function answerFor(settled: readonly Settled[]): HttpResponse {
+export function answerFor(settled: readonly Settled[], options: { queuedStatus?: 200 | 202 } = {}): HttpResponse {
   const results = settled.map((item) => item.entry);
   const failures = settled.flatMap((item) => (item.failure ? [item.failure] : []));
   if (failures.length === 0) {
-    return json(results.some((entry) => entry.status === 'queued') ? 202 : 200, { results });
+    return json(results.some((entry) => entry.status === 'queued') ? (options.queuedStatus ?? 202) : 200, { results });
   }
   const retryable = failures.filter((error) => error.retryable);
   const deciding = retryable.find((error) => error.statusCode !== 429) ?? retryable[0] ?? (failures[0] as RelayError);
@@ -185,33 +209,45 @@ const metricOutcome = (status: ResultEntry['status'], failure: RelayError | unde
   status === 'failed' ? (failure?.retryable ? 'failed' : 'rejected') : status;
 
 /** Attempts beyond the first of each call. */
-const retriesOf = (outcome: EventOutcome): number =>
-  outcome.ok
-    ? outcome.result.status === 'delivered'
-      ? outcome.result.attempts - outcome.result.calls
-      : 0
-    : Math.max(0, outcome.attempts - outcome.calls);
+const retriesOf = (outcome: EventOutcome | undefined): number =>
+  outcome === undefined
+    ? 0
+    : outcome.ok
+      ? outcome.result.status === 'delivered'
+        ? outcome.result.attempts - outcome.result.calls
+        : 0
+      : Math.max(0, outcome.attempts - outcome.calls);
 
-function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly EventOutcome[], settled: readonly Settled[]): void {
+/** One event of a request, whatever became of it. */
+interface EventRecord {
+  event?: RelayEvent;
+  outcome?: EventOutcome;
+  settled: Settled;
+}
+
+function logOutcomes(records: readonly EventRecord[]): void {
   let keyRefused = false;
-  outcomes.forEach((outcome, index) => {
-    const entry = (settled[index] as Settled).entry;
+  for (const { event, outcome, settled } of records) {
+    const { entry, failure } = settled;
     const fields = {
       messageId: entry.messageId,
       type: entry.type,
-      user: userHash(resolveUserId((prepared[index] as PreparedEvent).event)),
-      outcome: metricOutcome(entry.status, (settled[index] as Settled).failure),
-      latencyMs: Math.round(outcome.durationMs),
-      ...(outcome.ok && outcome.result.status === 'delivered' ? { calls: outcome.result.calls, attempts: outcome.result.attempts } : {}),
-      ...(!outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts, code: outcome.error.code, reason: outcome.error.logReason } : {}),
+      user: event && userHash(resolveUserId(event)),
+      outcome: metricOutcome(entry.status, failure),
+      ...(outcome ? { latencyMs: Math.round(outcome.durationMs) } : {}),
+      ...(outcome?.ok && outcome.result.status === 'delivered'
+        ? { calls: outcome.result.calls, attempts: outcome.result.attempts, ...(outcome.result.duplicate ? { duplicate: true } : {}) }
+        : {}),
+      ...(outcome && !outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts } : {}),
+      ...(failure ? { code: failure.code, reason: failure.logReason } : outcome && !outcome.ok ? { code: outcome.error.code } : {}),
     };
-    if (!outcome.ok && outcome.error.code === 'gainsight_auth') keyRefused = true;
+    if (outcome && !outcome.ok && outcome.error.code === 'gainsight_auth') keyRefused = true;
     if (entry.status === 'failed') logger.warn(`event ${fields.outcome}`, fields);
     else logger.info(`event ${entry.status}`, fields);
-  });
-  recordEvents(settled.map(({ entry, failure }) => ({ type: entry.type, outcome: metricOutcome(entry.status, failure) })));
-  count('Retries', outcomes.reduce((sum, outcome) => sum + retriesOf(outcome), 0));
-  count('EventsParked', settled.filter(({ entry }) => entry.status === 'queued').length);
+  }
+  recordEvents(records.map(({ settled: { entry, failure } }) => ({ type: entry.type, outcome: metricOutcome(entry.status, failure) })));
+  count('Retries', records.reduce((sum, { outcome }) => sum + retriesOf(outcome), 0));
+  count('EventsParked', records.filter(({ settled }) => settled.entry.status === 'queued').length);
   if (keyRefused) {
     logger.error(
       'Gainsight PX refused the API key (401/403): put a valid REST API key with Write permission in the api-key parameter (or PX_API_KEY); events are parked or answered 503 until then',
@@ -219,20 +255,57 @@ function logOutcomes(prepared: readonly PreparedEvent[], outcomes: readonly Even
   }
 }
 
-/** `POST /events`: validate, plan, deliver (with retries), park what could not be delivered, answer. */
+/**
+ * `POST /events` and the tracking API: validate, plan, deliver (with retries), park what could
+ * not be delivered, answer.
+ *
+ * - `POST /events` is all or nothing on validation: one invalid event and nothing is sent (400).
+ * - The tracking API (`/v1/*`) delivers the valid events of a batch and reports the invalid ones
+ *   (an SDK drops a batch answered 4xx, so the valid events must not wait on the invalid ones),
+ *   and answers 200 rather than 202 for parked events, as the SDKs expect.
+ * - On the tracking API, a custom event this container delivered lately is not sent again: an
+ *   SDK retrying a partly delivered batch. (RudderStack's webhook resends only events that were
+ *   not acknowledged, so `POST /events` needs no such memory.)
+ */
 async function relayEvents(state: RelayState, options: RelayOptions, context: Partial<Context>, signal?: AbortSignal): Promise<HttpResponse> {
   const config = state.config as RelayConfig;
+  const tracking = state.invocation?.kind === 'http' && state.invocation.route === 'tracking';
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
-  const prepared = prepare(state.rawEvents ?? [], ctx);
+  const rawEvents = state.rawEvents ?? [];
+  const { prepared, problems } = prepareAll(rawEvents, ctx);
+  if (problems.length > 0 && !tracking) throw rejectInvalid(problems, rawEvents.length);
   // One event per request (RudderStack's webhook): its message id correlates every log line.
-  const only = prepared.length === 1 ? prepared[0]?.event.messageId : undefined;
+  const only = rawEvents.length === 1 ? prepared[0]?.event.messageId : undefined;
   if (only !== undefined) logger.setCorrelationId(only);
+
+  const remembered = (event: RelayEvent): boolean => tracking && event.messageId !== undefined && isCustomEvent(event);
+  const fresh = prepared.filter(({ event }) => !(remembered(event) && recentlyDelivered.has(event.messageId as string)));
   const reserve = options.parking ? PARKING_RESERVE_MS : 0;
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
-  const outcomes = await deliverBatch(prepared, depsFor(config, deadline, signal));
+  const outcomes = await deliverBatch(fresh, depsFor(config, deadline, signal));
   const settled = await settle(outcomes, options.parking, deadline + reserve + PARKING_GRACE_MS);
-  logOutcomes(prepared, outcomes, settled);
-  return answerFor(settled);
+
+  const records: EventRecord[] = new Array(rawEvents.length);
+  fresh.forEach(({ event, index }, position) => {
+    const outcome = outcomes[position] as EventOutcome;
+    const done = settled[position] as Settled;
+    if (done.entry.status === 'delivered' && remembered(event)) recentlyDelivered.add(event.messageId as string);
+    records[index] = { event, outcome, settled: done };
+  });
+  for (const { event, index } of prepared) {
+    if (records[index] !== undefined) continue;
+    const duplicate: EventResult = { ...idOf(event), type: event.type, status: 'delivered', calls: 0, attempts: 0, duplicate: true };
+    records[index] = { event, settled: { entry: duplicate } };
+  }
+  for (const { index, messageId, type, error } of problems) {
+    const entry: ResultEntry = { ...(messageId === undefined ? {} : { messageId }), type, status: 'failed', error: errorBody(error).error };
+    records[index] = { settled: { entry, failure: error } };
+  }
+  logOutcomes(records);
+  return answerFor(
+    records.map((record) => record.settled),
+    tracking ? { queuedStatus: 200 } : {},
+  );
 }
 
 /** Scheduled and manual runs: settings were just re-read; redrive parked events when possible. */

@@ -8,7 +8,15 @@ import { type AttemptLog, type RetryPolicy, type Transport, withRetries } from '
 
 /** What the sender learns about one event (SPEC §4 `results[]`). */
 export type EventResult =
-  | { messageId?: string; type: RelayEvent['type']; status: 'delivered'; calls: number; attempts: number }
+  | {
+      messageId?: string;
+      type: RelayEvent['type'];
+      status: 'delivered';
+      calls: number;
+      attempts: number;
+      /** A resend of a custom event this container already delivered: not sent again. */
+      duplicate?: true;
+    }
   | { messageId?: string; type: RelayEvent['type']; status: 'skipped'; reason: string }
   | { messageId?: string; type: RelayEvent['type']; status: 'dry-run'; requests: PlannedRequest[] };
 

@@ -19,6 +19,10 @@ export interface RelayState {
   config?: RelayConfig;
   /** The raw events of the request body, not yet validated. */
   rawEvents?: unknown[];
+  /** Tracking API: the batch envelope's own fields (or the single call's write key). */
+  envelope?: { writeKey?: unknown };
+  /** Tracking API without an Authorization header: the body's write key is still to check. */
+  writeKeyPending?: boolean;
 }
 
 const isState = (value: unknown): value is RelayState =>

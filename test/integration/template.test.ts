@@ -66,7 +66,17 @@ afterAll(() => {
 describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
   it('routes POST /events and GET /health of one HTTP API to the relay function', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
-    expect(routes.sort()).toEqual(['GET /health', 'POST /events']);
+    expect(routes.sort()).toEqual([
+      'GET /health',
+      'POST /events',
+      'POST /v1/alias',
+      'POST /v1/batch',
+      'POST /v1/group',
+      'POST /v1/identify',
+      'POST /v1/page',
+      'POST /v1/screen',
+      'POST /v1/track',
+    ]);
 
     const integration = only('AWS::ApiGatewayV2::Integration').Properties;
     expect(integration['IntegrationType']).toBe('AWS_PROXY');

@@ -1,0 +1,72 @@
+import { ValidationError } from '../errors.ts';
+import { type JsonRecord, isRecord } from '../events/common.ts';
+import type { TrackingCall } from './invocation.ts';
+
+/**
+ * The RudderStack / Segment HTTP tracking API (SPEC §1.1): what the SDKs send, turned into the
+ * same raw events `POST /events` takes.
+ */
+
+export interface TrackingBody {
+  events: unknown[];
+  /** The write key the body carries (envelope or single call), for authentication. */
+  writeKey: unknown;
+}
+
+const parseTime = (value: unknown): number | undefined => {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+};
+
+/**
+ * An event's time as RudderStack's server computes it when the event has no `timestamp`:
+ * `receivedAt − (sentAt − originalTimestamp)`, which removes the device clock's skew. Without
+ * `sentAt` it is `originalTimestamp`; without either, the time of arrival.
+ */
+export function deriveTimestamp(event: JsonRecord, envelopeSentAt: unknown, receivedAt: number): string {
+  const original = parseTime(event.originalTimestamp);
+  const sentAt = parseTime(event.sentAt) ?? parseTime(envelopeSentAt);
+  if (original !== undefined && sentAt !== undefined) return new Date(receivedAt - (sentAt - original)).toISOString();
+  if (original !== undefined) return new Date(original).toISOString();
+  return new Date(receivedAt).toISOString();
+}
+
+/** Shallow merge where the event's own keys win (the envelope's `context` applies to every event). */
+const merged = (envelope: unknown, own: unknown): unknown =>
+  isRecord(envelope) ? (isRecord(own) ? { ...envelope, ...own } : own === undefined || own === null ? envelope : own) : own;
+
+/**
+ * Normalises a tracking-API body: a batch envelope (`batch`, `sentAt`, `writeKey`, `context`,
+ * `integrations`, `_metadata`; the envelope's `timestamp` is its own, not an event's) on
+ * `/v1/batch`, or one call on `/v1/identify` etc., whose `type` comes from the path when the body
+ * has none. Events without `timestamp` get one derived as RudderStack does.
+ *
+ * @throws ValidationError when the body is not of that shape.
+ */
+export function normaliseTracking(parsed: unknown, call: TrackingCall, receivedAt: number): TrackingBody {
+  if (!isRecord(parsed)) {
+    throw new ValidationError(call === 'batch' ? 'Body must be {"batch": [...]}' : `Body must be one ${call} call (a JSON object)`, {
+      code: 'invalid_body',
+    });
+  }
+  const envelope = call === 'batch' ? parsed : undefined;
+  const items = envelope ? envelope.batch : [parsed];
+  if (!Array.isArray(items)) throw new ValidationError('Body must be {"batch": [...]}', { code: 'invalid_body' });
+  const sentAt = parsed.sentAt;
+  const events = items.map((item) => {
+    if (!isRecord(item)) return item; // reported as an invalid event later
+    const event: JsonRecord = { ...item };
+    if (call !== 'batch' && (event.type === undefined || event.type === null || event.type === '')) event.type = call;
+    if (envelope) {
+      if (envelope.context !== undefined) event.context = merged(envelope.context, item.context);
+      if (envelope.integrations !== undefined) event.integrations = merged(envelope.integrations, item.integrations);
+    }
+    if (event.timestamp === undefined || event.timestamp === null || event.timestamp === '') {
+      event.timestamp = deriveTimestamp(item, sentAt, receivedAt);
+    }
+    return event;
+  });
+  return { events, writeKey: parsed.writeKey };
+}
