@@ -4,22 +4,13 @@
  * file order while different users run in parallel (an identify must land before the group that
  * links that user).
  */
+import { abortableSleep } from '../delivery/retry.ts';
 
 /** Gainsight PX's documented ceiling: the tools refuse a higher --rate. */
 export const MAX_RATE = 200;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Resolves after `ms`, or at once when `signal` aborts: the relay's own (see retry.ts). */
+export const sleep = abortableSleep;
 
 /**
  * Spaces permits evenly, `1000 / perSecond` ms apart, without bursts: N permits take at least

@@ -57,9 +57,10 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random: () => nu
   return Math.floor(random() * ceiling);
 }
 
-const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (ms <= 0 || signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Capture, captureOutput } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
@@ -47,47 +47,12 @@ const savedEnv = {
 // ---------------------------------------------------------------------------------------------
 // Capturing all output
 
-/** Everything written since the current test began, one entry per write or console call. */
-const output: string[] = [];
+/** Everything written since the current test began (captured in beforeAll). */
+let capture: Capture;
 /** Everything written during the whole file. */
 const allOutput: string[] = [];
-
-const record = (text: string): void => {
-  output.push(text);
-  allOutput.push(text);
-};
-const textOf = (chunk: unknown): string =>
-  typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : inspect(chunk);
-
-function captureAllOutput(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
-      record(textOf(chunk));
-      const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      callback?.();
-      return true;
-    }) as typeof stream.write);
-  }
-  for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      record(args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg, { depth: 10 }))).join(' '));
-    });
-  }
-}
-
-/** The JSON log entries written so far in this test (Powertools writes one JSON object per line). */
-function logEntries(): Record<string, unknown>[] {
-  return output
-    .flatMap((text) => text.split('\n'))
-    .filter((line) => line.trim().startsWith('{'))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
+let output: string[] = [];
+const logEntries = (): Record<string, unknown>[] => capture.entries();
 
 /** The relay's event lines (`event delivered`, `event failed`, ...). */
 const eventLines = (): Record<string, unknown>[] => logEntries().filter((entry) => /^event /.test(String(entry.message)));
@@ -167,10 +132,11 @@ const post = (handler: Handler, body: unknown, secret: string | null = SECRET_CU
 
 beforeAll(async () => {
   px = await startFakeGainsight({ apiKey: API_KEY });
-  captureAllOutput();
+  capture = captureOutput();
+  output = capture.texts;
 });
 afterAll(async () => {
-  vi.restoreAllMocks();
+  capture.restore();
   for (const [name, value] of Object.entries(savedEnv)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
@@ -179,7 +145,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   px.reset();
-  output.length = 0;
+  allOutput.push(...output);
+  capture.clear();
 });
 afterEach(() => {
   // Assess (every test): no secret in anything written while it ran.
@@ -578,8 +545,7 @@ describe("Powertools' own debug switch", () => {
 
     expect(answer.status).toBe(200);
     const leaks = output.filter((text) => text.includes(SECRET_CURRENT));
-    output.length = 0; // reported here, once, rather than again by afterEach
-    allOutput.splice(0, allOutput.length, ...allOutput.filter((text) => !text.includes(SECRET_CURRENT)));
+    capture.clear(); // reported here, once, rather than again by afterEach and the whole-file check
     expect(leaks.map((text) => text.slice(0, 200)), 'log lines carrying the webhook secret').toEqual([]);
   });
 });
