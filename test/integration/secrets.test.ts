@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Capture, captureOutput } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
