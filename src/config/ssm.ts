@@ -1,24 +1,24 @@
 import type { MiddlewareObj, Request } from '@middy/core';
+import ssm from '@middy/ssm';
+import { clearCache, getCache, modifyCache } from '@middy/util';
 import { ConfigurationError, UnavailableError, isRelayError } from '../errors.ts';
 import type { RelayEnv } from './env.ts';
 import { type RawConfigValues, type RelayConfig, configFromSsm } from './relay-config.ts';
-import { type GetParametersAnswer, environmentCredentials, getParameters, regionOf } from './ssm-client.ts';
 
 /**
- * Loading secrets and settings from SSM Parameter Store: one `GetParameters` call (decrypted)
- * for the four names, made by the first invocation that needs them and shared by every
- * invocation until `SSM_CACHE_TTL_SECONDS` have passed (or a scheduled run forces a refresh).
- * The {@link RelayConfig} is built once per fetch, not once per request.
+ * Loading secrets and settings from SSM Parameter Store through `@middy/ssm`.
  *
- * - Nothing is fetched at import time: a missing parameter or an unreachable SSM becomes a 503
- *   for the request, never a crashed process.
- * - A failed fetch is forgotten at once, so the next request tries again.
- * - The optional settings parameter may be absent; a missing secret parameter fails closed.
- *
- * In Lambda the call goes through `ssm-client.ts` (signed `node:https`, no SDK on the cold
- * path); without credentials in the environment it goes through `@aws-sdk/client-ssm`, loaded
- * on demand, whose provider chain knows profiles, SSO and container roles.
+ * Three small middlewares, used in this order:
+ * 1. `expire`  — drops middy's cache once `SSM_CACHE_TTL_SECONDS` have passed. middy's own
+ *    positive `cacheExpiry` refreshes with a timer that keeps the event loop alive and can reject
+ *    with nobody listening, so the cache is kept "forever" and expired lazily here instead.
+ * 2. `@middy/ssm` — one `GetParameters` call (WithDecryption) for the four names, no prefetch at
+ *    import time (a missing parameter would otherwise crash the process before any request).
+ * 3. `resolve` — awaits the values, turns failures into 503s that name the parameter, treats the
+ *    optional settings parameter as absent, and builds the {@link RelayConfig}.
  */
+
+const CACHE_KEY = 'gainsight-px-relay-ssm';
 
 /** Parameter names below `SSM_PREFIX` (SPEC §2). */
 export const SSM_PARAMETERS = {
@@ -42,80 +42,90 @@ export interface SsmConfigOptions {
   requestTimeoutMs?: number;
 }
 
-/** The container's cached configuration: the fetch in flight or done, and when it started. */
-let cached: { startedAt: number; config: Promise<RelayConfig> } | undefined;
+let fetchedAt = 0;
 
 /** Forces the next invocation to read SSM again (scheduled refresh, tests). */
 export function expireSsmCache(): void {
-  cached = undefined;
+  clearCache([CACHE_KEY]);
+  fetchedAt = 0;
 }
 
-/** `GetParameters` through the AWS SDK: used only when the environment holds no credentials. */
-async function getParametersWithSdk(names: readonly string[], timeoutMs: number): Promise<GetParametersAnswer> {
-  const { SSMClient, GetParametersCommand } = await import('@aws-sdk/client-ssm');
-  sdkClient ??= new SSMClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
-  });
-  const answer = await sdkClient.send(new GetParametersCommand({ Names: [...names], WithDecryption: true }));
-  return {
-    Parameters: (answer.Parameters ?? []).flatMap((parameter) =>
-      parameter.Name === undefined ? [] : [{ Name: parameter.Name, Type: parameter.Type, Value: parameter.Value }],
-    ),
-    InvalidParameters: answer.InvalidParameters ?? [],
-  };
-}
-let sdkClient: import('@aws-sdk/client-ssm').SSMClient | undefined;
-
-async function fetchConfig(env: RelayEnv, prefix: string, names: Record<Key, string>, timeoutMs: number): Promise<RelayConfig> {
-  const list = KEYS.map((key) => names[key]);
-  let answer: GetParametersAnswer;
-  try {
-    const credentials = environmentCredentials();
-    const region = regionOf();
-    if (credentials === undefined || region === undefined) answer = await getParametersWithSdk(list, timeoutMs);
-    else answer = await getParameters({ names: list, region, credentials, timeoutMs });
-  } catch (error) {
-    throw new UnavailableError('SSM Parameter Store is unavailable', { code: 'ssm_unavailable', cause: error });
-  }
-
-  const byName = new Map(answer.Parameters.map((parameter) => [parameter.Name, parameter.Value]));
-  const missing = KEYS.filter((key) => key !== 'settings' && (answer.InvalidParameters.includes(names[key]) || !byName.has(names[key])));
-  if (missing.length > 0) {
-    throw new ConfigurationError(`SSM parameter not found: ${missing.map((key) => names[key]).join(', ')}`);
-  }
-  // Values are passed as SSM holds them (text); the settings parser reads the JSON itself.
-  const values = Object.fromEntries(KEYS.map((key) => [key, byName.get(names[key])])) as unknown as RawConfigValues;
-  return configFromSsm(env, prefix, values);
-}
+const isMissingParameter = (reason: unknown): boolean =>
+  reason instanceof Error && reason.message.startsWith('InvalidParameter ');
 
 export function ssmConfig(options: SsmConfigOptions): MiddlewareObj[] {
   const { env, prefix } = options;
   const ttlMs = env.SSM_CACHE_TTL_SECONDS * 1000;
-  const timeoutMs = options.requestTimeoutMs ?? 1500;
-  const names = Object.fromEntries(KEYS.map((key) => [key, `${prefix}/${SSM_PARAMETERS[key]}`])) as Record<Key, string>;
+  const names = Object.fromEntries(KEYS.map((key) => [key, `${prefix}/${SSM_PARAMETERS[key]}`]));
 
-  const load: MiddlewareObj = {
-    before: async function loadSsmConfigBefore(request) {
+  const expire: MiddlewareObj = {
+    before: function expireSsmCacheBefore(request) {
       const now = Date.now();
-      if (cached === undefined || now - cached.startedAt >= ttlMs || options.forceRefresh?.(request) === true) {
-        const entry = { startedAt: now, config: fetchConfig(env, prefix, names, timeoutMs) };
-        cached = entry;
-        // Forget a failed fetch at once (only if no newer one replaced it meanwhile).
-        entry.config.catch(() => {
-          if (cached === entry) cached = undefined;
-        });
+      if (fetchedAt === 0 || now - fetchedAt >= ttlMs || options.forceRefresh?.(request) === true) {
+        clearCache([CACHE_KEY]);
+        fetchedAt = now;
       }
-      let config: RelayConfig;
-      try {
-        config = await cached.config;
-      } catch (error) {
-        if (isRelayError(error)) throw error;
-        throw new UnavailableError('SSM Parameter Store is unavailable', { code: 'ssm_unavailable', cause: error });
-      }
-      options.onConfig(request, config);
     },
   };
 
-  return [load];
+  const fetch = ssm({
+    fetchData: names,
+    cacheKey: CACHE_KEY,
+    cacheExpiry: -1,
+    disablePrefetch: true,
+    setToContext: false,
+    awsClientOptions: {
+      maxAttempts: 2,
+      requestHandler: {
+        connectionTimeout: options.requestTimeoutMs ?? 1500,
+        requestTimeout: options.requestTimeoutMs ?? 1500,
+        throwOnRequestTimeout: true,
+      },
+    },
+  }) as MiddlewareObj;
+
+  const resolve: MiddlewareObj = {
+    before: async function resolveSsmConfigBefore(request) {
+      const internal = request.internal as Record<string, unknown>;
+      const settled = await Promise.allSettled(KEYS.map((key) => internal[key]));
+      const values: Partial<Record<Key, unknown>> = {};
+      const missing: string[] = [];
+      let unavailable: unknown;
+      settled.forEach((outcome, index) => {
+        const key = KEYS[index] as Key;
+        if (outcome.status === 'fulfilled') values[key] = outcome.value;
+        else if (isMissingParameter(outcome.reason)) {
+          if (key !== 'settings') missing.push(names[key] as string);
+        } else unavailable ??= outcome.reason;
+      });
+
+      if (unavailable !== undefined || missing.length > 0) {
+        // Read everything again next time: middy only forgets one key of a failed batch.
+        expireSsmCache();
+        if (unavailable !== undefined) {
+          throw new UnavailableError('SSM Parameter Store is unavailable', {
+            code: 'ssm_unavailable',
+            cause: unavailable,
+          });
+        }
+        throw new ConfigurationError(`SSM parameter not found: ${missing.join(', ')}`);
+      }
+
+      if (!Object.hasOwn(values, 'settings')) {
+        // The settings parameter is optional. Remember that it is absent, so a container does
+        // not ask SSM for it on every request until the cache expires.
+        const cached = getCache(CACHE_KEY) as { value?: Record<string, unknown> };
+        if (cached.value) modifyCache(CACHE_KEY, { ...cached.value, settings: Promise.resolve(undefined) });
+      }
+
+      try {
+        options.onConfig(request, configFromSsm(env, prefix, values as RawConfigValues));
+      } catch (error) {
+        if (isRelayError(error)) expireSsmCache();
+        throw error;
+      }
+    },
+  };
+
+  return [expire, fetch, resolve];
 }

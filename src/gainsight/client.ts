@@ -1,104 +1,25 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type RelayError, RateLimitedError, UnavailableError, UpstreamRejectedError } from '../errors.ts';
 import type { GainsightRequest } from './types.ts';
 
 /**
  * The one HTTP client for Gainsight PX: base URL, the `X-APTRINSIC-API-KEY` header, JSON, the
  * per-call timeout and the translation of a Gainsight status into the relay's errors.
- *
- * Requests go out through `node:http(s)` with one keep-alive agent per container, so a warm
- * container reuses its TLS connections. Not `fetch`: on Node 20/22 a fetch call costs about
- * 2.5 times the CPU of the same request through `node:http` (WHATWG streams), and the first
- * one loads undici, tens of milliseconds of every cold start (bench/, `npm run bench`).
+ * Node's global fetch keeps connections alive between calls of a warm container.
  * API ref: https://px-apidocs.gainsight.com/ (authentication, status codes)
  */
-
-/** What the client reads of response headers: `fetch`'s `Headers` fits, and so do node's. */
-export interface ResponseHeaders {
-  get(name: string): string | null;
-}
 
 export interface GainsightResponse {
   status: number;
   /** Parsed JSON body, or the text when it is not JSON, or undefined when empty. */
   body: unknown;
-  headers: ResponseHeaders;
+  headers: Headers;
 }
 
 export interface GainsightClientOptions {
   baseUrl: string;
   apiKey: string;
-  /** Sends through this `fetch` instead of `node:http(s)` (tests stub it). */
   fetch?: typeof globalThis.fetch;
 }
-
-/** Longest response text read; Gainsight's answers are small JSON, error pages a few KB. */
-const MAX_RESPONSE_CHARS = 1024 * 1024;
-
-let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
-
-/** One keep-alive agent per protocol and container; LIFO keeps the warmest socket in use. */
-const agentsOf = () => (agents ??= {
-  http: new HttpAgent({ keepAlive: true, scheduling: 'lifo' }),
-  https: new HttpsAgent({ keepAlive: true, scheduling: 'lifo' }),
-});
-
-const headersOf = (response: IncomingMessage): ResponseHeaders => ({
-  get(name) {
-    const value = response.headers[name.toLowerCase()];
-    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-  },
-});
-
-interface RawAnswer {
-  status: number;
-  text: string;
-  headers: ResponseHeaders;
-}
-
-/**
- * One request through `node:http(s)`. Rejects on a transport failure, on `signal` (an error
- * named `AbortError`), and when the connection ends before the whole answer arrived.
- */
-function nodeRequest(
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  body: string | undefined,
-  signal: AbortSignal,
-): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const https = url.protocol === 'https:';
-    const options = { method, headers, agent: https ? agentsOf().https : agentsOf().http, signal };
-    const onResponse = (response: IncomingMessage) => {
-      response.setEncoding('utf8');
-      let text = '';
-      response.on('data', (chunk: string) => {
-        if (text.length < MAX_RESPONSE_CHARS) text += chunk;
-      });
-      response.on('error', (error) => reject(signal.aborted ? abortError(signal) : error));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text, headers: headersOf(response) }));
-      response.on('close', () => {
-        if (!response.complete) reject(signal.aborted ? abortError(signal) : new Error('Connection closed before the answer was complete'));
-      });
-    };
-    const outgoing = https ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
-    outgoing.on('error', (error) => reject(signal.aborted ? abortError(signal) : error));
-    if (body !== undefined) outgoing.setHeader('Content-Length', Buffer.byteLength(body));
-    outgoing.end(body);
-  });
-}
-
-const abortError = (signal: AbortSignal): Error => {
-  const error = new Error('The request was aborted', { cause: signal.reason });
-  error.name = 'AbortError';
-  return error;
-};
 
 /** Longest Gainsight error text passed back to the sender. */
 const MAX_DETAIL = 300;
@@ -108,19 +29,12 @@ export const API_KEY_HEADER = 'X-APTRINSIC-API-KEY';
 export class GainsightClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
-  readonly #fetch: typeof globalThis.fetch | undefined;
+  readonly #fetch: typeof globalThis.fetch;
 
   constructor(options: GainsightClientOptions) {
     this.baseUrl = options.baseUrl;
     this.#apiKey = options.apiKey;
-    this.#fetch = options.fetch;
-  }
-
-  /** The raw answer, through the injected `fetch` or `node:http(s)`. */
-  async #exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
-    if (this.#fetch === undefined) return nodeRequest(new URL(url), method, headers, body, signal);
-    const response = await this.#fetch(url, { method, headers, body, signal });
-    return { status: response.status, text: await response.text(), headers: response.headers };
+    this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
   /** Gainsight error pages may echo the request's key: it never travels further than here. */
@@ -146,8 +60,14 @@ export class GainsightClient {
       body = request.json ?? JSON.stringify(request.body);
     }
     try {
-      const answer = await this.#exchange(this.baseUrl + request.path, request.method, headers, body, signal);
-      return { status: answer.status, body: parseBody(this.#redact(answer.text)), headers: answer.headers };
+      const response = await this.#fetch(this.baseUrl + request.path, {
+        method: request.method,
+        headers,
+        body,
+        signal,
+      });
+      const text = this.#redact(await response.text());
+      return { status: response.status, body: parseBody(text), headers: response.headers };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       throw new UnavailableError(
@@ -195,7 +115,7 @@ export function gainsightMessage(body: unknown): string | undefined {
 }
 
 /** Seconds from a `Retry-After` header (seconds or HTTP date), when present and sane. */
-export function retryAfterSeconds(headers: ResponseHeaders, now = Date.now()): number | undefined {
+export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
   const value = headers.get('retry-after');
   if (value === null || value.trim() === '') return undefined;
   const seconds = Number(value);
