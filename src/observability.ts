@@ -41,8 +41,23 @@ export function recordEvents(events: readonly { type: string; outcome: MetricOut
     else counts.set(key, { type, outcome, count: 1 });
   }
   for (const { type, outcome, count } of counts.values()) {
-    metrics.singleMetric().addDimensions({ type, outcome }).addMetric('Events', MetricUnit.Count, count);
+    eventsMetric(type, outcome).addMetric('Events', MetricUnit.Count, count);
   }
+}
+
+/** One single-metric emitter per (type, outcome), built once: building one costs a Console. */
+const eventMetrics = new Map<string, Metrics>();
+
+function eventsMetric(type: string, outcome: MetricOutcome): Metrics {
+  const key = `${type}\u0000${outcome}`;
+  let emitter = eventMetrics.get(key);
+  if (emitter === undefined) {
+    emitter = metrics.singleMetric();
+    // Default dimensions survive each publish; plain dimensions would be cleared by it.
+    emitter.setDefaultDimensions({ type, outcome });
+    if (eventMetrics.size < 100) eventMetrics.set(key, emitter); // types are validated: a handful
+  }
+  return emitter;
 }
 
 /** `GainsightLatency` (ms) per call, and `GainsightCalls2xx` / `4xx` / `5xx` / `Errors` counts. */
