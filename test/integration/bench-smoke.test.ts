@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * `npm run bench -- --smoke`: the benchmark at tiny sizes, so it cannot rot. It builds the
+ * handler with serverless.yml's esbuild options, runs every phase against loopback fakes, and
+ * must find the minimum number of Gainsight and SSM calls. Speed targets are only reported here
+ * (a shared CI machine is no place to enforce them); `npm run bench` enforces them.
+ */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-bench-smoke-'));
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+interface Target {
+  name: string;
+  pass: boolean;
+  enforced: boolean;
+}
+
+describe('npm run bench -- --smoke', () => {
+  it('runs every phase and finds the minimum Gainsight and SSM calls', async () => {
+    const out = join(outDir, 'results.json');
+    const env = { ...process.env };
+    for (const name of ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_DEV', 'LOG_LEVEL']) delete env[name];
+
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bench', 'run.mjs'), '--smoke', '--out', out], {
+      cwd: root,
+      env,
+      timeout: 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+
+    const results = JSON.parse(readFileSync(out, 'utf8')) as {
+      mode: string;
+      calls: Record<string, { calls: number }>;
+      ssm: { firstInvocation: number; per100Warm: number };
+      mapping: Record<string, { eventsPerSecond: number }>;
+      overhead: { ratio: number };
+      coldStart: { production: { ratio: number } };
+      bundle: { bytes: number };
+      memory: { rssGrowthBytes: number };
+      targets: Target[];
+    };
+    expect(stdout).toContain('Gainsight calls: track');
+    expect(results.mode).toBe('smoke');
+    expect(Object.fromEntries(Object.entries(results.calls).map(([name, { calls }]) => [name, calls]))).toEqual({
+      'identify existing': 1,
+      'identify new': 2,
+      'group existing': 2,
+      'group new': 3,
+      'group new, new user': 4,
+      track: 1,
+    });
+    expect(results.ssm).toMatchObject({ firstInvocation: 1, per100Warm: 0 });
+    expect(Object.keys(results.mapping)).toEqual(['identify', 'group', 'track', 'page', 'screen']);
+    for (const value of [results.overhead.ratio, results.coldStart.production.ratio, results.bundle.bytes, results.memory.rssGrowthBytes]) {
+      expect(Number.isFinite(value)).toBe(true);
+    }
+    expect(results.targets.filter((target) => target.enforced && !target.pass).map((target) => target.name)).toEqual([]);
+  }, 90_000);
+});
