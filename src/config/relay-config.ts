@@ -60,6 +60,26 @@ function settingsOf(raw: unknown): ReturnType<typeof parseSettings> {
  * @throws ConfigurationError naming the missing parameter or the invalid setting.
  */
 export function configFromSsm(env: RelayEnv, prefix: string, values: RawConfigValues): RelayConfig {
+  // The cached SSM values come back identical on every warm request: build the config once.
+  const last = lastSsmConfig;
+  if (
+    last &&
+    last.env === env &&
+    last.values.apiKey === values.apiKey &&
+    last.values.productKey === values.productKey &&
+    last.values.webhookSecret === values.webhookSecret &&
+    last.values.settings === values.settings
+  ) {
+    return last.config;
+  }
+  const config = buildFromSsm(env, prefix, values);
+  lastSsmConfig = { env, values: { ...values }, config };
+  return config;
+}
+
+let lastSsmConfig: { env: RelayEnv; values: RawConfigValues; config: RelayConfig } | undefined;
+
+function buildFromSsm(env: RelayEnv, prefix: string, values: RawConfigValues): RelayConfig {
   const apiKey = text(values.apiKey);
   const productKey = text(values.productKey);
   const webhookSecrets = splitSecrets(values.webhookSecret);

@@ -13,10 +13,21 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
 export function matchesSecret(presented: string, secrets: readonly string[]): boolean {
   const candidate = digest(presented);
   let matched = false;
-  for (const secret of secrets) {
-    matched = timingSafeEqual(candidate, digest(secret)) || matched;
+  for (const secretDigest of digestsOf(secrets)) {
+    matched = timingSafeEqual(candidate, secretDigest) || matched;
   }
   return matched;
+}
+
+/** The secrets' digests, computed once per configured list (it changes only on rotation). */
+const secretDigests = new WeakMap<readonly string[], Buffer[]>();
+function digestsOf(secrets: readonly string[]): Buffer[] {
+  let digests = secretDigests.get(secrets);
+  if (digests === undefined) {
+    digests = secrets.map(digest);
+    secretDigests.set(secrets, digests);
+  }
+  return digests;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
