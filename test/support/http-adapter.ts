@@ -1,9 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { Context } from 'aws-lambda';
+import { listenOnLoopback } from './http.ts';
 import { type Handler, lambdaContext } from './lambda.ts';
 
 /**
@@ -148,7 +148,6 @@ function parseAnswer(text: string): unknown {
 /** Starts the adapter around `handler` (e.g. from `loadHandler`). */
 export async function startHttpAdapter(handler: Handler, options: HttpAdapterOptions = {}): Promise<HttpAdapter> {
   const exchanges: AdapterExchange[] = [];
-  const sockets = new Set<Socket>();
   let closing: Promise<void> | undefined;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -238,18 +237,7 @@ export async function startHttpAdapter(handler: Handler, options: HttpAdapterOpt
   const server = createServer((req, res) => {
     serve(req, res).catch(() => send(res, 500, { 'content-type': 'application/json' }, Buffer.from('{"message":"Internal Server Error"}')));
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, destroySockets } = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -259,7 +247,7 @@ export async function startHttpAdapter(handler: Handler, options: HttpAdapterOpt
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
+        destroySockets();
       });
       return closing;
     },

@@ -43,9 +43,33 @@ export interface LoopbackServer {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse, rawBody: string) => void | Promise<void>;
 
+/**
+ * Listens on 127.0.0.1 with a port chosen by the OS, tracking every connection so that a test
+ * can end hanging and keep-alive ones (`destroySockets`).
+ */
+export async function listenOnLoopback(server: Server): Promise<{ port: number; destroySockets(): void }> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    destroySockets: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
 /** Starts an HTTP server on 127.0.0.1 with a port chosen by the OS; the body is read first. */
 export async function startLoopbackServer(listener: RequestListener): Promise<LoopbackServer> {
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let closing: Promise<void> | undefined;
 
@@ -59,19 +83,7 @@ export async function startLoopbackServer(listener: RequestListener): Promise<Lo
         }
       });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, destroySockets } = await listenOnLoopback(server);
 
   return {
     server,
@@ -91,7 +103,7 @@ export async function startLoopbackServer(listener: RequestListener): Promise<Lo
         timers.clear();
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
+        destroySockets();
       });
       return closing;
     },
