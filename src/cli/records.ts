@@ -76,7 +76,9 @@ export async function readRange(path: string, start: number, end: number): Promi
   try {
     const buffer = Buffer.alloc(end - start);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    // The same text the first reading produced: no line ending, and no byte-order mark on the
+    // file's first record.
+    return stripLine(buffer.subarray(0, bytesRead).toString('utf8'), start === 0);
   } finally {
     await handle.close();
   }

@@ -80,6 +80,12 @@ export function withRetries(transport: Transport, options: RetryOptions): Send {
   return async function sendWithRetries(request) {
     for (let attempt = 1; ; attempt += 1) {
       const left = options.deadline - Date.now();
+      if (left < policy.minAttemptMs) {
+        // Never put a request on the wire that would be aborted a moment later: Gainsight might
+        // apply it anyway, and the parked event would then be sent twice.
+        log.firstFailureAt ??= Date.now();
+        throw new UnavailableError('No time left in the delivery budget for a Gainsight call', { code: 'gainsight_timeout' });
+      }
       const timeout = AbortSignal.timeout(Math.max(1, Math.min(left, policy.attemptTimeoutMs)));
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
       log.attempts += 1;

@@ -28,10 +28,14 @@ const parseTime = (value: unknown): number | undefined => {
 export function deriveTimestamp(event: JsonRecord, envelopeSentAt: unknown, receivedAt: number): string {
   const original = parseTime(event.originalTimestamp);
   const sentAt = parseTime(event.sentAt) ?? parseTime(envelopeSentAt);
-  if (original !== undefined && sentAt !== undefined) return new Date(receivedAt - (sentAt - original)).toISOString();
-  if (original !== undefined) return new Date(original).toISOString();
-  return new Date(receivedAt).toISOString();
+  const derived =
+    original !== undefined && sentAt !== undefined ? receivedAt - (sentAt - original) : (original ?? receivedAt);
+  // A time outside JavaScript's date range (a hostile 1e300) is noise: use the arrival time.
+  return new Date(Math.abs(derived) <= MAX_DATE_MS ? derived : receivedAt).toISOString();
 }
+
+/** The largest epoch-ms value a JavaScript Date can hold. */
+const MAX_DATE_MS = 8.64e15;
 
 /** Shallow merge where the event's own keys win (the envelope's `context` applies to every event). */
 const merged = (envelope: unknown, own: unknown): unknown =>

@@ -106,6 +106,8 @@ describe('reading records from a file', () => {
       [3, 6, '{"c":3}'],
     ]);
     expect(await readRange(path, records[1]!.start, records[1]!.end)).toBe('{"b":2}');
+    // A retried first record reads back as the first reading saw it: no byte order mark, no \r.
+    expect(await readRange(path, records[0]!.start, records[0]!.end)).toBe('{"a":1}');
     const resumed = await collect(path, { format: 'jsonl', from: records[1]!.next });
     expect(resumed.map((r) => [r.index, r.line, r.text])).toEqual([
       [2, 5, 'not json'],

@@ -139,3 +139,16 @@ describe('withRetries', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
+
+describe('withRetries near the deadline', () => {
+  it('puts no request on the wire when less than minAttemptMs is left, and fails retryably', async () => {
+    const { transport, calls } = scripted(answer(201));
+    const log: AttemptLog = { attempts: 0 };
+
+    const attempt = withRetries(transport, { deadline: Date.now() + 100, log, sleep: noSleep })(REQUEST);
+
+    await expect(attempt).rejects.toMatchObject({ retryable: true, code: 'gainsight_timeout' });
+    expect(calls).toEqual([]);
+    expect(log.firstFailureAt).toBeTypeOf('number');
+  });
+});

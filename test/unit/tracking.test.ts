@@ -22,6 +22,11 @@ describe('deriveTimestamp', () => {
     expect(deriveTimestamp(event, '2026-11-28T10:09:00.000Z', ARRIVAL)).toBe('2026-11-28T11:59:59.000Z');
   });
 
+  it('falls back to the arrival time when the derived time is outside the date range (no RangeError)', () => {
+    expect(deriveTimestamp({ originalTimestamp: 1e300 }, undefined, ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
+    expect(deriveTimestamp({ originalTimestamp: 0 }, 1e20, ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
+  });
+
   it('uses originalTimestamp without sentAt, and the arrival time without either', () => {
     expect(deriveTimestamp({ originalTimestamp: '2026-11-28T09:00:00.000Z' }, undefined, ARRIVAL)).toBe('2026-11-28T09:00:00.000Z');
     expect(deriveTimestamp({}, '2026-11-28T10:00:00.000Z', ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
