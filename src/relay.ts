@@ -159,14 +159,13 @@ async function settle(outcomes: readonly EventOutcome[], parking: Queue | undefi
   return Promise.all(
     outcomes.map(async (outcome): Promise<Settled> => {
       if (outcome.ok) return { entry: outcome.result };
-      let failure: EventFailure = outcome;
+      const failure: EventFailure = outcome;
       if (parking && outcome.error.retryable) {
         try {
           await parking.send(parkedMessage(outcome), AbortSignal.timeout(Math.max(100, parkBy - Date.now())));
           return { entry: { ...idOf(outcome.event), type: outcome.event.type, status: 'queued', reason: outcome.error.code } };
         } catch (error) {
           logger.error('event could not be parked', { code: isRelayError(error) ? error.code : 'internal' });
-          failure = outcome;
         }
       }
       return {
@@ -231,7 +230,8 @@ function logOutcomes(records: readonly EventRecord[]): void {
     const { entry, failure } = settled;
     const fields = {
       messageId: entry.messageId,
-      type: entry.type,
+      // An invalid event's type is whatever the sender wrote: logs and metrics say `invalid`.
+      type: event ? entry.type : 'invalid',
       user: event && userHash(resolveUserId(event)),
       outcome: metricOutcome(entry.status, failure),
       ...(outcome ? { latencyMs: Math.round(outcome.durationMs) } : {}),
@@ -245,7 +245,9 @@ function logOutcomes(records: readonly EventRecord[]): void {
     if (entry.status === 'failed') logger.warn(`event ${fields.outcome}`, fields);
     else logger.info(`event ${entry.status}`, fields);
   }
-  recordEvents(records.map(({ settled: { entry, failure } }) => ({ type: entry.type, outcome: metricOutcome(entry.status, failure) })));
+  recordEvents(
+    records.map(({ event, settled: { entry, failure } }) => ({ type: event ? entry.type : 'invalid', outcome: metricOutcome(entry.status, failure) })),
+  );
   count('Retries', records.reduce((sum, { outcome }) => sum + retriesOf(outcome), 0));
   count('EventsParked', records.filter(({ settled }) => settled.entry.status === 'queued').length);
   if (keyRefused) {
@@ -283,7 +285,9 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const reserve = options.parking ? PARKING_RESERVE_MS : 0;
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
   const outcomes = await deliverBatch(fresh, depsFor(config, deadline, signal));
-  const settled = await settle(outcomes, options.parking, deadline + reserve + PARKING_GRACE_MS);
+  // Parking ends before middy's own early timeout (500 ms before the Lambda's end) answers 503.
+  const parkBy = Math.min(deadline + reserve + PARKING_GRACE_MS, deadlineOf(Date.now(), Number.POSITIVE_INFINITY, context) + SAFETY_MARGIN_MS - 600);
+  const settled = await settle(outcomes, options.parking, parkBy);
 
   const records: EventRecord[] = new Array(rawEvents.length);
   fresh.forEach(({ event, index }, position) => {

@@ -121,7 +121,9 @@ export async function redriveCommand(options: RedriveCommandOptions): Promise<Re
           ...(options.abortSignal ? { signal: options.abortSignal } : {}),
         },
         deadline: Date.now() + (options.roundMs ?? 10 * 60_000),
-        concurrency: options.concurrency,
+        // No more in flight than the rate lets start within an attempt's timeout: a call waiting
+        // for its permit must not time out before it is sent (as replay does).
+        concurrency: Math.max(1, Math.min(options.concurrency, Math.floor(options.rate * 2))),
       });
       total.received += round.received;
       total.delivered += round.delivered;

@@ -106,7 +106,9 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       summary.stoppedBy = 'gainsight-failing';
       break;
     }
-    const messages = await options.parking.receive(10);
+    // Receive only what this round will handle: every receive counts towards the queue's
+    // maxReceiveCount, so messages put back untried would age towards the failed queue.
+    const messages = await options.parking.receive(concurrency);
     if (messages.length === 0) {
       summary.stoppedBy = 'empty';
       break;

@@ -14,7 +14,7 @@ export const isRecord = (value: unknown): value is JsonRecord =>
 /** A plain JSON object, validated without being copied. */
 export const LooseRecord = z.custom<JsonRecord>(isRecord, { message: 'expected an object' });
 
-/** Ids may arrive as numbers; Gainsight wants strings. Blank strings count as absent. */
+/** Ids may arrive as numbers; Gainsight wants strings. (Blank ids are skipped when the user id is resolved.) */
 export const Id = z
   .union([z.string(), z.number().finite()])
   .transform((value) => String(value));

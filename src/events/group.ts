@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { Id, LooseRecord, commonFields, isRecord } from './common.ts';
+import { Id, LooseRecord, commonFields } from './common.ts';
 
 /**
  * `group`: the account a user belongs to. Gainsight requires an account name. The account id is
@@ -11,9 +11,7 @@ export const GroupEventSchema = z.object({
   type: z.literal('group'),
   groupId: Id.refine((id) => id.trim() !== '', 'groupId must not be blank').optional(),
   traits: LooseRecord.refine(
-    (traits) =>
-      isRecord(traits) &&
-      ((typeof traits.name === 'string' && traits.name.trim() !== '') || typeof traits.name === 'number'),
+    (traits) => (typeof traits.name === 'string' && traits.name.trim() !== '') || typeof traits.name === 'number',
     { message: 'traits.name is required (the Gainsight account name)', path: ['name'] },
   ),
 });

@@ -67,7 +67,8 @@ export function parseEvent(raw: unknown): RelayEvent {
     });
   }
   if (!(EVENT_TYPES as readonly string[]).includes(type)) {
-    throw new ValidationError(`Event type "${type.slice(0, 40)}" is not supported`, {
+    // The type is not quoted: it is whatever the sender wrote, and error messages reach the logs.
+    throw new ValidationError('Event type is not supported', {
       code: 'unsupported_type',
       details: { issues: [{ field: 'type', message: `expected one of ${EVENT_TYPES.join(', ')}` }] },
     });

@@ -163,6 +163,22 @@ describe('metrics (embedded metric format)', () => {
     );
   });
 
+  it('reports an invalid tracking-API event as type "invalid", never the type the sender wrote', async () => {
+    const answer = await call(
+      handler,
+      httpApiEvent({ path: '/v1/batch', secret: SECRET, body: { batch: [{ type: 'alice@example.test', userId: 'u1' }] } }),
+    );
+
+    expect(answer.status).toBe(400);
+    expect(metrics()).toContainEqual({
+      name: 'Events',
+      unit: 'Count',
+      dimensions: { service: 'gainsight-px-relay', type: 'invalid', outcome: 'rejected' },
+      value: 1,
+    });
+    expect(capture.texts.join('\n')).not.toContain('alice@example.test');
+  });
+
   it('counts authentication failures', async () => {
     const answer = await post({ type: 'identify', userId: 'u1' }, 'wrong-secret');
 
