@@ -53,13 +53,19 @@ function clientFor(config: RelayConfig): GainsightClient | undefined {
   return client;
 }
 
+/** Parking must end before middy's early timeout (500 ms before the Lambda's end) answers 503. */
+const MIDDY_TIMEOUT_MARGIN_MS = 600;
+
+/** When the Lambda will be stopped (epoch ms); unknown outside Lambda. */
+function lambdaEndOf(context: Partial<Context>): number {
+  return typeof context.getRemainingTimeInMillis === 'function'
+    ? Date.now() + context.getRemainingTimeInMillis()
+    : Number.POSITIVE_INFINITY;
+}
+
 /** Epoch ms by which work must end: the budget from `startedAt`, and the Lambda's deadline. */
 function deadlineOf(startedAt: number, budgetMs: number, context: Partial<Context>): number {
-  const lambdaEnd =
-    typeof context.getRemainingTimeInMillis === 'function'
-      ? Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS
-      : Number.POSITIVE_INFINITY;
-  return Math.min(startedAt + budgetMs, lambdaEnd);
+  return Math.min(startedAt + budgetMs, lambdaEndOf(context) - SAFETY_MARGIN_MS);
 }
 
 /** The client's `send`, timed: every attempt's latency and status class become metrics. */
@@ -285,8 +291,7 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const reserve = options.parking ? PARKING_RESERVE_MS : 0;
   const deadline = deadlineOf(state.receivedAt, options.budgetMs - reserve, context);
   const outcomes = await deliverBatch(fresh, depsFor(config, deadline, signal));
-  // Parking ends before middy's own early timeout (500 ms before the Lambda's end) answers 503.
-  const parkBy = Math.min(deadline + reserve + PARKING_GRACE_MS, deadlineOf(Date.now(), Number.POSITIVE_INFINITY, context) + SAFETY_MARGIN_MS - 600);
+  const parkBy = Math.min(deadline + reserve + PARKING_GRACE_MS, lambdaEndOf(context) - MIDDY_TIMEOUT_MARGIN_MS);
   const settled = await settle(outcomes, options.parking, parkBy);
 
   const records: EventRecord[] = new Array(rawEvents.length);
