@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.ts';
 import { type JsonRecord, isRecord } from '../events/common.ts';
+import { isDateInRange, toEpochMs } from '../mapping/common.ts';
 import type { TrackingCall } from './invocation.ts';
 
 /**
@@ -13,12 +14,6 @@ export interface TrackingBody {
   writeKey: unknown;
 }
 
-const parseTime = (value: unknown): number | undefined => {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
-};
 
 /**
  * An event's time as RudderStack's server computes it when the event has no `timestamp`:
@@ -26,16 +21,13 @@ const parseTime = (value: unknown): number | undefined => {
  * `sentAt` it is `originalTimestamp`; without either, the time of arrival.
  */
 export function deriveTimestamp(event: JsonRecord, envelopeSentAt: unknown, receivedAt: number): string {
-  const original = parseTime(event.originalTimestamp);
-  const sentAt = parseTime(event.sentAt) ?? parseTime(envelopeSentAt);
-  const derived =
-    original !== undefined && sentAt !== undefined ? receivedAt - (sentAt - original) : (original ?? receivedAt);
-  // A time outside JavaScript's date range (a hostile 1e300) is noise: use the arrival time.
-  return new Date(Math.abs(derived) <= MAX_DATE_MS ? derived : receivedAt).toISOString();
+  // Times are read as the mapping reads them (toEpochMs): out-of-range values count as absent.
+  const original = toEpochMs(event.originalTimestamp);
+  const sentAt = toEpochMs(event.sentAt) ?? toEpochMs(envelopeSentAt);
+  const derived = original !== undefined && sentAt !== undefined ? receivedAt - (sentAt - original) : original;
+  // A difference of two in-range times can still leave the range (year 275 000 minus 1970).
+  return new Date(derived !== undefined && isDateInRange(derived) ? derived : receivedAt).toISOString();
 }
-
-/** The largest epoch-ms value a JavaScript Date can hold. */
-const MAX_DATE_MS = 8.64e15;
 
 /** Shallow merge where the event's own keys win (the envelope's `context` applies to every event). */
 const merged = (envelope: unknown, own: unknown): unknown =>

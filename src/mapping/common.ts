@@ -96,8 +96,11 @@ export function toEpochMs(value: unknown): number | undefined {
     ms = DIGITS.test(text) ? Number(text) : Date.parse(text);
   } else return undefined;
   // Gainsight stores int64 epoch ms; beyond JavaScript's date range a value is noise, not a date.
-  return Number.isSafeInteger(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : undefined;
+  return isDateInRange(ms) ? ms : undefined;
 }
+
+/** A whole epoch-ms value a JavaScript Date can hold (Gainsight stores int64 epoch ms). */
+export const isDateInRange = (ms: number): boolean => Number.isSafeInteger(ms) && Math.abs(ms) <= MAX_DATE_MS;
 
 /** The largest epoch-ms value a JavaScript Date can hold (±100 000 000 days). */
 const MAX_DATE_MS = 8.64e15;

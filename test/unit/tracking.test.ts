@@ -22,9 +22,12 @@ describe('deriveTimestamp', () => {
     expect(deriveTimestamp(event, '2026-11-28T10:09:00.000Z', ARRIVAL)).toBe('2026-11-28T11:59:59.000Z');
   });
 
-  it('falls back to the arrival time when the derived time is outside the date range (no RangeError)', () => {
+  it('treats times outside the date range as absent, and falls back to the arrival time when the result leaves it (no RangeError)', () => {
     expect(deriveTimestamp({ originalTimestamp: 1e300 }, undefined, ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
-    expect(deriveTimestamp({ originalTimestamp: 0 }, 1e20, ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
+    // An unusable sentAt is no sentAt: the event keeps its originalTimestamp.
+    expect(deriveTimestamp({ originalTimestamp: 0 }, 1e20, ARRIVAL)).toBe('1970-01-01T00:00:00.000Z');
+    // Both in range, but receivedAt − (sentAt − originalTimestamp) is not.
+    expect(deriveTimestamp({ originalTimestamp: -8.64e15 }, 8.64e15, ARRIVAL)).toBe('2026-11-28T12:00:00.000Z');
   });
 
   it('uses originalTimestamp without sentAt, and the arrival time without either', () => {
