@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Context } from 'aws-lambda';
 import { vi } from 'vitest';
+import { EnvSchema } from '../../src/config/env.ts';
 
 /**
  * Running the real handler in tests: build API Gateway events, a Lambda context, and import
@@ -10,19 +11,9 @@ import { vi } from 'vitest';
 
 export type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-/** Environment variables the relay reads; each load starts from none of them. */
+/** Environment variables the relay reads (its env schema) and the AWS SDK's; each load starts from none of them. */
 const RELAY_VARIABLES = [
-  'SSM_PREFIX',
-  'PX_API_KEY',
-  'PX_PRODUCT_KEY',
-  'WEBHOOK_SECRET',
-  'PX_SETTINGS',
-  'GAINSIGHT_PX_BASE_URL',
-  'DRY_RUN',
-  'DEAD_LETTER_QUEUE_URL',
-  'FAILED_QUEUE_URL',
-  'SSM_CACHE_TTL_SECONDS',
-  'DELIVERY_BUDGET_MS',
+  ...Object.keys(EnvSchema.shape),
   'AWS_ENDPOINT_URL_SSM',
   'AWS_ENDPOINT_URL_SQS',
   'AWS_REGION',
