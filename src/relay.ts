@@ -14,7 +14,7 @@ import { GainsightClient } from './gainsight/client.ts';
 import { checkGainsight, healthAnswer } from './http/health.ts';
 import { type HttpResponse, errorBody, json } from './http/responses.ts';
 import type { RelayState } from './http/state.ts';
-import { type MappingContext, resolveUserId } from './mapping/index.ts';
+import type { MappingContext } from './mapping/index.ts';
 import { type MetricOutcome, count, logger, recordEvents, recordGainsightCall, userHash } from './observability.ts';
 
 /**
@@ -226,19 +226,21 @@ const retriesOf = (outcome: EventOutcome | undefined): number =>
 /** One event of a request, whatever became of it. */
 interface EventRecord {
   event?: RelayEvent;
+  /** The user id its plan resolved (logged as a hash). */
+  userId?: string;
   outcome?: EventOutcome;
   settled: Settled;
 }
 
 function logOutcomes(records: readonly EventRecord[]): void {
   let keyRefused = false;
-  for (const { event, outcome, settled } of records) {
+  for (const { event, userId, outcome, settled } of records) {
     const { entry, failure } = settled;
     const fields = {
       messageId: entry.messageId,
       // An invalid event's type is whatever the sender wrote: logs and metrics say `invalid`.
       type: event ? entry.type : 'invalid',
-      user: event && userHash(resolveUserId(event)),
+      user: userHash(userId),
       outcome: metricOutcome(entry.status, failure),
       ...(outcome ? { latencyMs: Math.round(outcome.durationMs) } : {}),
       ...(outcome?.ok && outcome.result.status === 'delivered'
@@ -295,16 +297,16 @@ async function relayEvents(state: RelayState, options: RelayOptions, context: Pa
   const settled = await settle(outcomes, options.parking, parkBy);
 
   const records: EventRecord[] = new Array(rawEvents.length);
-  fresh.forEach(({ event, index }, position) => {
+  fresh.forEach(({ event, plan, index }, position) => {
     const outcome = outcomes[position] as EventOutcome;
     const done = settled[position] as Settled;
     if (done.entry.status === 'delivered' && remembered(event)) recentlyDelivered.add(event.messageId as string);
-    records[index] = { event, outcome, settled: done };
+    records[index] = { event, userId: plan.userId, outcome, settled: done };
   });
-  for (const { event, index } of prepared) {
+  for (const { event, plan, index } of prepared) {
     if (records[index] !== undefined) continue;
     const duplicate: EventResult = { ...idOf(event), type: event.type, status: 'delivered', calls: 0, attempts: 0, duplicate: true };
-    records[index] = { event, settled: { entry: duplicate } };
+    records[index] = { event, userId: plan.userId, settled: { entry: duplicate } };
   }
   for (const { index, messageId, type, error } of problems) {
     const entry: ResultEntry = { ...(messageId === undefined ? {} : { messageId }), type, status: 'failed', error: errorBody(error).error };
