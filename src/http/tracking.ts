@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.ts';
 import { type JsonRecord, isRecord } from '../events/common.ts';
-import { isDateInRange, toEpochMs } from '../mapping/common.ts';
+import { isDateInRange, toEpochMs } from '../mapping/convert.ts';
 import type { TrackingCall } from './invocation.ts';
 
 /**

@@ -1,17 +1,12 @@
 import { ValidationError } from '../errors.ts';
 import type { GroupEvent } from '../events/group.ts';
 import type { AccountBody } from '../gainsight/types.ts';
-import {
-  type Convert,
-  type MappingContext,
-  eventTimeMs,
-  mapCustomAttributes,
-  mapLocation,
-  readField,
-  toEpochMs,
-  toInt32,
-  toText,
-} from './common.ts';
+import type { MappingContext } from './context.ts';
+import { type Convert, toEpochMs, toInt32, toText } from './convert.ts';
+import { eventTimeMs } from './event-fields.ts';
+import { mapLocation } from './location.ts';
+import { mapCustomAttributes } from './objects.ts';
+import { readField } from './read.ts';
 
 /**
  * Default Gainsight account fields (SPEC §3), each read from the `group` trait of the same name.

@@ -2,18 +2,11 @@ import { isRecord, type JsonRecord } from '../events/common.ts';
 import type { PageEvent, ScreenEvent } from '../events/page.ts';
 import type { TrackEvent } from '../events/track.ts';
 import type { CustomEventBody } from '../gainsight/types.ts';
-import {
-  type MappingContext,
-  firstConverted,
-  fromPairs,
-  ownRecord,
-  ownValue,
-  safeJson,
-  toEpochMs,
-  toId,
-  toText,
-  traitBags,
-} from './common.ts';
+import type { MappingContext } from './context.ts';
+import { toEpochMs, toId, toText } from './convert.ts';
+import { safeJson } from './json.ts';
+import { fromPairs } from './objects.ts';
+import { firstConverted, ownRecord, ownValue, traitBags } from './read.ts';
 
 /** Keys as long as this are cut in error messages: the field name must stay readable. */
 const MAX_FIELD_NAME = 64;

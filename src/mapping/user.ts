@@ -2,24 +2,23 @@ import type { GroupEvent } from '../events/group.ts';
 import type { IdentifyEvent } from '../events/identify.ts';
 import type { JsonRecord } from '../events/common.ts';
 import type { UserBody } from '../gainsight/types.ts';
+import type { MappingContext } from './context.ts';
 import {
   type Convert,
-  type MappingContext,
-  eventTimeMs,
-  mapCustomAttributes,
-  mapLocation,
   normaliseGender,
-  readField,
   splitName,
   toBoolean,
   toEpochMs,
   toId,
   toInteger,
   toText,
-  traitBags,
-} from './common.ts';
+} from './convert.ts';
+import { eventTimeMs } from './event-fields.ts';
+import { mapLocation } from './location.ts';
+import { mapCustomAttributes } from './objects.ts';
+import { readField, traitBags } from './read.ts';
 
-export type { MappingContext } from './common.ts';
+export type { MappingContext } from './context.ts';
 
 type Bags = readonly (JsonRecord | undefined)[];
 

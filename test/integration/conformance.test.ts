@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGainsight, type RecordedRequest, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { call, httpApiEvent, loadHandler } from '../support/lambda.ts';
-import { type BodyKind, PEER_CASES_PATH, type PeerCase, type PeerRequest, loadPeerCases, peerSettings, withoutReadOnly } from '../support/peer-cases.ts';
+import { type BodyKind, type PeerCase, type PeerRequest, loadPeerCases, peerCasesMissing, peerSettings, withoutReadOnly } from '../support/peer-cases.ts';
 
 /**
  * SPEC §6: every case of RudderStack's own Gainsight PX destination fixtures, run through the
@@ -23,13 +23,12 @@ const DELIBERATE_DIFFERENCES: Readonly<Record<string, { status: number; why: str
   },
 };
 
+const SUITE = 'SPEC §6 conformance with RudderStack\'s Gainsight PX destination fixtures';
+
 if (!cases) {
-  console.warn(`peer cases not found at ${PEER_CASES_PATH}: conformance tests skipped`);
-  describe.skip(`SPEC §6 conformance — peer cases not found at ${PEER_CASES_PATH}: skipped`, () => {
-    it('needs ../shared/peer-cases/rudder-gainsight-px.json', () => undefined);
-  });
+  peerCasesMissing(SUITE);
 } else {
-  describe('SPEC §6 conformance with RudderStack\'s Gainsight PX destination fixtures', () => {
+  describe(SUITE, () => {
     let px: FakeGainsight;
 
     beforeAll(async () => {

@@ -1,16 +1,25 @@
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 
 /**
  * Loader for RudderStack's Gainsight PX destination fixtures, kept as data in
  * `shared/peer-cases/` (see its README for the fields). The folder lives next to the repo, not
- * in it, so it may be absent: callers skip, loudly, when it is.
+ * in it, so it may be absent. A suite that needs it then calls {@link peerCasesMissing}: on a
+ * developer's machine the suite is skipped, loudly; under CI (`CI` set, as `.ci/run` sets it) it
+ * fails, because a skipped conformance suite would let the build pass having proved nothing.
+ *
+ * `PEER_CASES_DIR` overrides the folder (relative to the working directory). It exists only to
+ * check that rule, e.g. `CI=true PEER_CASES_DIR=/nonexistent npx vitest run
+ * test/integration/conformance.test.ts` must fail; nothing else sets it.
  */
 
-const PEER_CASES_URL = new URL('../../../shared/peer-cases/rudder-gainsight-px.json', import.meta.url);
+const PEER_CASES_DIR =
+  process.env.PEER_CASES_DIR ?? fileURLToPath(new URL('../../../shared/peer-cases/', import.meta.url));
 
-/** Absolute path of the fixture file, for skip messages. */
-export const PEER_CASES_PATH = fileURLToPath(PEER_CASES_URL);
+/** Absolute path of the fixture file, for skip and failure messages. */
+export const PEER_CASES_PATH = join(resolve(PEER_CASES_DIR), 'rudder-gainsight-px.json');
 
 export interface PeerRequest {
   /** `lookup` (existence GET), `account-write` (account PUT/POST during group) or `delivered`. */
@@ -60,12 +69,35 @@ export interface PeerCase {
 export function loadPeerCases(): PeerCase[] | undefined {
   let text: string;
   try {
-    text = readFileSync(PEER_CASES_URL, 'utf8');
+    text = readFileSync(PEER_CASES_PATH, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   return JSON.parse(text) as PeerCase[];
+}
+
+/** `CI` is set to anything but empty, `false` or `0`. */
+const underCi = (): boolean => !['', 'false', '0'].includes(process.env.CI ?? '');
+
+/**
+ * Stands in for `suite` when {@link loadPeerCases} found nothing: under CI a suite with one
+ * failing test saying the folder is missing, elsewhere a skipped suite and a warning.
+ */
+export function peerCasesMissing(suite: string): void {
+  const missing = `peer cases not found at ${PEER_CASES_PATH}`;
+  if (underCi()) {
+    describe(suite, () => {
+      it('finds the peer cases', () => {
+        expect.fail(`${missing}: the peer-cases folder is missing, and under CI this suite must run, not skip`);
+      });
+    });
+    return;
+  }
+  console.warn(`${missing}: ${suite} skipped`);
+  describe.skip(`${suite} — ${missing}: skipped`, () => {
+    it('needs ../shared/peer-cases/rudder-gainsight-px.json', () => undefined);
+  });
 }
 
 export type BodyKind = 'user-update' | 'user-create' | 'account-update' | 'account-create' | 'custom-event';

@@ -12,10 +12,10 @@ import {
   resolveUserId,
 } from '../../../src/mapping/index.ts';
 import {
-  PEER_CASES_PATH,
   type PeerCase,
   type PeerRequest,
   loadPeerCases,
+  peerCasesMissing,
   peerSettings,
   withoutReadOnly,
 } from '../../support/peer-cases.ts';
@@ -46,16 +46,14 @@ const userIdOf = (event: Parameters<typeof resolveUserId>[0]): string => {
   return userId;
 };
 
+const SUITE = 'peer cases (RudderStack Gainsight PX fixtures)';
+
 if (cases === undefined) {
-  const title = `peer cases not found at ${PEER_CASES_PATH}: skipped`;
-  console.warn(title);
-  describe.skip(title, () => {
-    it('maps every successful peer case', () => {});
-  });
+  peerCasesMissing(SUITE);
 } else {
   const successes = cases.filter((peerCase) => peerCase.expected.requests !== undefined);
 
-  describe('peer cases (RudderStack Gainsight PX fixtures)', () => {
+  describe(SUITE, () => {
     it('finds the 15 successful cases the README announces', () => {
       expect(successes).toHaveLength(15);
     });
