@@ -19,6 +19,11 @@ export interface RelayErrorOptions {
 export abstract class RelayError extends Error {
   abstract readonly statusCode: number;
   abstract readonly code: string;
+  /**
+   * True when the same event can succeed later (the sender retries, or the event is parked);
+   * false when it never will as sent. Whether to retry *at once* is a different question,
+   * answered by the Gainsight classifier (`src/gainsight/classify.ts`).
+   */
   abstract readonly retryable: boolean;
   readonly details: unknown;
   /**
@@ -103,9 +108,8 @@ export class RateLimitedError extends RelayError {
 }
 
 /**
- * Something on our side of the fence is unavailable: Gainsight PX (5xx, timeout, connection
- * error), or Gainsight refusing our API key (401/403: the operator must fix the key, and the
- * event must not be lost, so the sender is told to retry), or SSM.
+ * Something on our side of the fence is unavailable: Gainsight PX (5xx, 3xx, timeout, connection
+ * error), the configuration (SSM), or a queue. The sender is told to retry (or the event parked).
  */
 export class UnavailableError extends RelayError {
   readonly statusCode = 503;
@@ -115,6 +119,17 @@ export class UnavailableError extends RelayError {
     super(message, options);
     this.code = options.code ?? 'upstream_unavailable';
   }
+}
+
+/**
+ * Gainsight PX refused the relay's API key (401/403): the operator must fix the key. It is not
+ * the event's fault and the event must not be lost, so the sender is told to retry (503), or the
+ * event is parked; retrying at once cannot help.
+ */
+export class KeyRefusedError extends RelayError {
+  readonly statusCode = 503;
+  readonly code = 'gainsight_auth';
+  readonly retryable = true;
 }
 
 /** The relay's own configuration (SSM parameters, settings JSON, env) is missing or invalid. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 
@@ -18,11 +18,12 @@ export const logger = new Logger({ serviceName: SERVICE_NAME });
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 
 /**
- * A stable, non-reversible stand-in for a user id in logs: the first 16 hex digits of its
- * SHA-256. Enough to follow one user's events through the logs without storing who they are.
+ * A stand-in for a user id in logs: the first 16 hex digits of its HMAC-SHA256 under `key`, a
+ * key derived from the deployment's own secrets (`RelayConfig.logKey`). Enough to follow one
+ * user's events through the logs; without the key, hashing guessed emails does not find them.
  */
-export function userHash(userId: string | undefined): string | undefined {
-  return userId === undefined ? undefined : createHash('sha256').update(userId, 'utf8').digest('hex').slice(0, 16);
+export function userHash(userId: string | undefined, key: Buffer): string | undefined {
+  return userId === undefined ? undefined : createHmac('sha256', key).update(userId, 'utf8').digest('hex').slice(0, 16);
 }
 
 /** Event outcomes as metrics report them. */

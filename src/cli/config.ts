@@ -1,8 +1,13 @@
-import { baseUrlFor } from '../config/data-centers.ts';
 import { readEnv } from '../config/env.ts';
-import { DRY_RUN_PRODUCT_KEY, splitSecrets } from '../config/relay-config.ts';
-import { type Settings, parseSettings } from '../config/settings.ts';
-import { SSM_PARAMETERS } from '../config/ssm.ts';
+import {
+  type ConfigSource,
+  type LoadedConfiguration,
+  type RawConfigValues,
+  type RelayConfig,
+  buildConfiguration,
+  envValues,
+  nameOf,
+} from '../config/relay-config.ts';
 import { ConfigurationError, UnavailableError } from '../errors.ts';
 import type { MappingContext } from '../mapping/index.ts';
 
@@ -13,13 +18,8 @@ import type { MappingContext } from '../mapping/index.ts';
  * (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_SSM`, ...) apply as usual.
  */
 
-export interface CliConfig {
-  /** Undefined only in a dry run. */
-  apiKey: string | undefined;
-  productKey: string;
-  settings: Settings;
-  baseUrl: string;
-  dryRun: boolean;
+/** The relay's configuration, plus what the CLI needs to say and to post to a deployed relay. */
+export interface CliConfig extends RelayConfig {
   /** The webhook secret(s), for posting to a deployed relay. */
   webhookSecrets: readonly string[];
   /** Where the configuration came from, for the run's header line. */
@@ -34,11 +34,6 @@ export interface CliConfigOptions {
   /** Tests inject a client; otherwise `@aws-sdk/client-ssm` is loaded on demand. */
   getParameters?: (names: string[]) => Promise<Record<string, string>>;
 }
-
-const text = (value: string | undefined): string | undefined => {
-  const trimmed = value?.trim();
-  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
-};
 
 /** GetParameters with decryption, as the relay does: name → value of those that exist. */
 export async function readSsmParameters(names: string[]): Promise<Record<string, string>> {
@@ -60,55 +55,37 @@ export async function readSsmParameters(names: string[]): Promise<Record<string,
 }
 
 /**
- * Resolves the configuration.
+ * Resolves the configuration with the relay's own builder (`config/relay-config.ts`): from the
+ * SSM parameters under a prefix (every secret required, as in a deployed relay), or from the
+ * `PX_*` variables, where a missing API key is an error unless the run is a dry run.
  *
  * @throws ConfigurationError for a missing key or parameter, invalid settings or environment.
  * @throws UnavailableError when SSM cannot be reached.
  */
 export async function loadCliConfig(options: CliConfigOptions): Promise<CliConfig> {
-  const env = readEnv(options.env);
-  const dryRun = options.dryRun === true || env.DRY_RUN === true;
-  let raw: { apiKey?: string; productKey?: string; webhookSecret?: string; settings?: string };
-  let source: string;
+  const env = readEnv(options.dryRun ? { ...options.env, DRY_RUN: 'true' } : options.env);
   const prefix = options.ssmPrefix?.replace(/\/+$/, '');
+  let loaded: LoadedConfiguration;
+  let source: string;
   if (prefix !== undefined) {
     if (!prefix.startsWith('/')) throw new ConfigurationError(`--ssm-prefix must start with "/" (got "${prefix}")`);
-    const names = Object.fromEntries(Object.entries(SSM_PARAMETERS).map(([key, name]) => [key, `${prefix}/${name}`])) as Record<
-      keyof typeof SSM_PARAMETERS,
-      string
-    >;
-    const values = await (options.getParameters ?? readSsmParameters)(Object.values(names));
-    raw = {
-      apiKey: values[names.apiKey],
-      productKey: values[names.productKey],
-      webhookSecret: values[names.webhookSecret],
-      settings: values[names.settings],
-    };
-    const missing = [
-      !dryRun && text(raw.apiKey) === undefined && names.apiKey,
-      text(raw.productKey) === undefined && names.productKey,
-    ].filter((name): name is string => typeof name === 'string');
-    if (missing.length > 0) throw new ConfigurationError(`SSM parameter not found or empty: ${missing.join(', ')}`);
+    const ssm: ConfigSource = { kind: 'ssm', prefix };
+    const keys = ['apiKey', 'productKey', 'webhookSecret', 'writeKeys', 'settings'] as const;
+    const found = await (options.getParameters ?? readSsmParameters)(keys.map((key) => nameOf(ssm, key)));
+    const values = Object.fromEntries(keys.map((key) => [key, found[nameOf(ssm, key)]])) as unknown as RawConfigValues;
+    loaded = buildConfiguration(env, ssm, values);
     source = `SSM ${prefix}`;
   } else {
-    raw = { apiKey: env.PX_API_KEY, productKey: env.PX_PRODUCT_KEY, webhookSecret: env.WEBHOOK_SECRET, settings: env.PX_SETTINGS };
-    if (!dryRun && text(raw.apiKey) === undefined) {
-      throw new ConfigurationError('PX_API_KEY is not set: set PX_API_KEY and PX_PRODUCT_KEY, pass --ssm-prefix, or use --dry-run');
-    }
-    if (!dryRun && text(raw.productKey) === undefined) throw new ConfigurationError('PX_PRODUCT_KEY is not set');
+    loaded = buildConfiguration(env, { kind: 'env' }, envValues(env));
     source = 'environment';
   }
-  const { settings, warnings } = parseSettings(raw.settings);
-  return {
-    apiKey: dryRun ? undefined : text(raw.apiKey),
-    productKey: text(raw.productKey) ?? DRY_RUN_PRODUCT_KEY,
-    settings,
-    baseUrl: baseUrlFor(settings.dataCenter, env.GAINSIGHT_PX_BASE_URL),
-    dryRun,
-    webhookSecrets: splitSecrets(raw.webhookSecret),
-    source,
-    warnings,
-  };
+  const config = loaded.config;
+  if (config instanceof ConfigurationError) throw config;
+  if (config.dryRun && env.DRY_RUN !== true) {
+    throw new ConfigurationError('PX_API_KEY is not set: set PX_API_KEY and PX_PRODUCT_KEY, pass --ssm-prefix, or use --dry-run');
+  }
+  const warnings = loaded.warnings.filter((warning) => !/inbound authentication|write keys|running as a dry run/.test(warning));
+  return { ...config, webhookSecrets: loaded.credentials.webhookSecrets, source, warnings };
 }
 
 export const mappingContextOf = (config: CliConfig): MappingContext => ({

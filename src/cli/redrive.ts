@@ -1,8 +1,7 @@
 import { Queue, type ReceivedMessage } from '../delivery/queue.ts';
 import { type RedriveSummary, redrive } from '../delivery/redrive.ts';
-import type { Transport } from '../delivery/retry.ts';
-import { GainsightClient } from '../gainsight/client.ts';
-import { type CliConfig, mappingContextOf } from './config.ts';
+import { buildPipeline } from '../pipeline.ts';
+import type { CliConfig } from './config.ts';
 import { RateLimiter } from './pacing.ts';
 import { type OutputStream, ProgressReporter, formatCount } from './progress.ts';
 
@@ -75,12 +74,9 @@ export async function redriveCommand(options: RedriveCommandOptions): Promise<Re
   const stopped = () => options.signal?.aborted === true || options.abortSignal?.aborted === true;
   const parking = new WatchedQueue(options.queueUrl, stopped);
   const failed = options.failedQueueUrl ? new Queue(options.failedQueueUrl) : undefined;
-  const client = new GainsightClient({ baseUrl: config.baseUrl, apiKey: config.apiKey as string });
   const limiter = new RateLimiter(options.rate);
-  const transport: Transport = async (request, signal) => {
-    await limiter.take(1, options.abortSignal);
-    return client.send(request, signal);
-  };
+  // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.
+  const pipeline = buildPipeline(config, { budgetMs: 4000, pace: () => limiter.take(1, options.abortSignal) });
   const total: RedriveCommandSummary = {
     received: 0,
     delivered: 0,
@@ -114,12 +110,7 @@ export async function redriveCommand(options: RedriveCommandOptions): Promise<Re
       const round = await redrive({
         parking,
         failed,
-        deps: {
-          ctx: mappingContextOf(config),
-          baseUrl: config.baseUrl,
-          transport,
-          ...(options.abortSignal ? { signal: options.abortSignal } : {}),
-        },
+        depsFor: (deadline) => pipeline.deps(deadline, options.abortSignal),
         deadline: Date.now() + (options.roundMs ?? 10 * 60_000),
         // No more in flight than the rate lets start within an attempt's timeout: a call waiting
         // for its permit must not time out before it is sent (as replay does).

@@ -1,5 +1,5 @@
 import { DEFAULT_RETRY_POLICY, backoffMs } from '../delivery/retry.ts';
-import { retryAfterSeconds } from '../gainsight/client.ts';
+import { retryAfterSeconds } from '../gainsight/classify.ts';
 import { type RateLimiter, sleep } from './pacing.ts';
 
 /**

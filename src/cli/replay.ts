@@ -3,12 +3,11 @@ import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Plan, planEvent } from '../delivery/plan.ts';
 import { type EventOutcome, runPlan } from '../delivery/process.ts';
-import type { Transport } from '../delivery/retry.ts';
 import { isRelayError } from '../errors.ts';
 import { type RelayEvent, parseEvent } from '../events/index.ts';
-import { GainsightClient } from '../gainsight/client.ts';
 import { resolveUserId } from '../mapping/index.ts';
 import { Checkpoint, type DoneOutcome, type RetryEntry } from './checkpoint.ts';
+import { buildPipeline } from '../pipeline.ts';
 import { type CliConfig, mappingContextOf } from './config.ts';
 import { JsonArrayError } from './json-array.ts';
 import { Lanes, Pool, RateLimiter } from './pacing.ts';
@@ -409,7 +408,7 @@ class ReplayRun {
 
   #dryRunSink(config: CliConfig) {
     const stdout = this.#o.stdout;
-    const deps = { ctx: mappingContextOf(config), baseUrl: config.baseUrl, transport: undefined, deadline: Number.POSITIVE_INFINITY };
+    const deps = buildPipeline(config, { budgetMs: this.#o.budgetMs }).deps(Number.POSITIVE_INFINITY);
     return {
       accept: async (record: RawRecord) => {
         const prepared = this.#prepare(record);
@@ -426,14 +425,9 @@ class ReplayRun {
 
   #gainsightSink(config: CliConfig) {
     const o = this.#o;
-    const client = new GainsightClient({ baseUrl: config.baseUrl, apiKey: config.apiKey as string });
     const hard = o.abortSignal;
     // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.
-    const transport: Transport = async (request, signal) => {
-      await this.#limiter.take(1, hard);
-      return client.send(request, signal);
-    };
-    const ctx = mappingContextOf(config);
+    const pipeline = buildPipeline(config, { budgetMs: o.budgetMs, pace: () => this.#limiter.take(1, hard) });
     const settleOutcome = (prepared: Prepared, outcome: EventOutcome): void => {
       const { record } = prepared;
       if (outcome.ok) {
@@ -451,13 +445,7 @@ class ReplayRun {
         const plan = prepared.plan;
         await this.#pool.add(() =>
           this.#lanes.run([prepared.userKey], async () => {
-            const outcome = await runPlan(prepared.event, plan, {
-              ctx,
-              baseUrl: config.baseUrl,
-              transport,
-              deadline: Date.now() + o.budgetMs,
-              ...(hard ? { signal: hard } : {}),
-            });
+            const outcome = await runPlan(prepared.event, plan, pipeline.deps(Date.now() + o.budgetMs, hard));
             settleOutcome(prepared, outcome);
           }),
         );

@@ -42,6 +42,15 @@ const httpUrl = optionalText.refine(
   'expected an http(s) URL',
 );
 
+/**
+ * Set by the Lambda runtime (`AWS_LAMBDA_FUNCTION_NAME`) and by serverless-offline
+ * (`IS_OFFLINE`): together they tell a deployed function from `npm start` and from tests.
+ */
+const present = z
+  .string()
+  .optional()
+  .transform((value) => value !== undefined && value.trim() !== '');
+
 export const EnvSchema = z.object({
   SSM_PREFIX: optionalText
     .refine((value) => value === undefined || value.startsWith('/'), 'must start with "/"')
@@ -49,15 +58,26 @@ export const EnvSchema = z.object({
   PX_API_KEY: optionalText,
   PX_PRODUCT_KEY: optionalText,
   WEBHOOK_SECRET: optionalText,
+  WRITE_KEYS: optionalText,
   PX_SETTINGS: optionalText,
-  GAINSIGHT_PX_BASE_URL: httpUrl,
+  // Checked when the configuration is built (https only, loopback excepted): a bad value is a
+  // configuration error for authenticated callers, not a reason to refuse everyone.
+  GAINSIGHT_PX_BASE_URL: optionalText,
   DRY_RUN: flag,
   DEAD_LETTER_QUEUE_URL: httpUrl,
   FAILED_QUEUE_URL: httpUrl,
   SSM_CACHE_TTL_SECONDS: integer(300, 0),
   DELIVERY_BUDGET_MS: integer(8000, 100),
+  AWS_LAMBDA_FUNCTION_NAME: present,
+  IS_OFFLINE: present,
 });
 export type RelayEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * True in a deployed function (running in AWS Lambda, not under serverless-offline): secrets then
+ * come from SSM only, and a blank `SSM_PREFIX` fails closed (SPEC §2).
+ */
+export const isDeployed = (env: RelayEnv): boolean => env.AWS_LAMBDA_FUNCTION_NAME && !env.IS_OFFLINE;
 
 /**
  * Reads the relay's environment. Secret variables are only ever named in errors, never quoted.

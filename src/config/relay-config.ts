@@ -1,18 +1,42 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { ConfigurationError } from '../errors.ts';
 import { baseUrlFor } from './data-centers.ts';
-import type { RelayEnv } from './env.ts';
+import { type RelayEnv, isDeployed } from './env.ts';
 import { type Settings, parseSettings } from './settings.ts';
 
-/** Everything one invocation needs to know, resolved from SSM or from the environment. */
+/**
+ * Building the configuration: the one place that turns raw secret and setting values (read from
+ * SSM, or from the environment for local development) into what the relay runs with. The Lambda
+ * loader, the scheduled run, the deep health check and the CLI all build it here.
+ */
+
+/** Who may call which door (SPEC §1, §1.1). */
+export interface Credentials {
+  /** Bearer secrets of `POST /events` and `GET /health?deep=1`. Empty: auth off (local only). */
+  webhookSecrets: readonly string[];
+  /** Write keys of the tracking API (`/v1/*`): the `write-keys` parameter, else the webhook secrets. */
+  writeKeys: readonly string[];
+  /** True when no write keys are configured and the webhook secrets serve the tracking API. */
+  writeKeysShared: boolean;
+}
+
+/** Everything one invocation needs to know besides who may call. */
 export interface RelayConfig {
-  /** Undefined only in a local dry run, where nothing is sent. */
+  /** Undefined in a dry run, where nothing is sent. */
   apiKey: string | undefined;
   productKey: string;
-  /** Accepted bearer secrets; empty means authentication is off (local development only). */
-  webhookSecrets: readonly string[];
   settings: Settings;
   baseUrl: string;
   dryRun: boolean;
+  /** HMAC key naming users in logs; derived from a secret, so it never leaves the deployment. */
+  logKey: Buffer;
+}
+
+/** A load's result: who may call, and the configuration or why there is none. */
+export interface LoadedConfiguration {
+  credentials: Credentials;
+  /** A configuration error is told to authenticated callers only (SPEC §1). */
+  config: RelayConfig | ConfigurationError;
   /** Notes for the log (never values): ignored settings keys, auth off, forced dry run. */
   warnings: readonly string[];
 }
@@ -25,7 +49,23 @@ export interface RawConfigValues {
   apiKey: unknown;
   productKey: unknown;
   webhookSecret: unknown;
+  writeKeys: unknown;
   settings: unknown;
+}
+
+/** Where values came from: SSM parameters (all secrets required) or the local environment. */
+export type ConfigSource = { kind: 'ssm'; prefix: string } | { kind: 'env' };
+
+/** Names of the values, for messages: parameter paths or variable names, never values. */
+export function nameOf(source: ConfigSource, key: keyof RawConfigValues): string {
+  const names: Record<keyof RawConfigValues, [ssm: string, env: string]> = {
+    apiKey: ['api-key', 'PX_API_KEY'],
+    productKey: ['product-key', 'PX_PRODUCT_KEY'],
+    webhookSecret: ['webhook-secret', 'WEBHOOK_SECRET'],
+    writeKeys: ['write-keys', 'WRITE_KEYS'],
+    settings: ['settings', 'PX_SETTINGS'],
+  };
+  return source.kind === 'ssm' ? `${source.prefix}/${names[key][0]}` : names[key][1];
 }
 
 const text = (value: unknown): string | undefined => {
@@ -42,10 +82,86 @@ export function splitSecrets(value: unknown): string[] {
   return raw === undefined ? [] : raw.split(',').map((part) => part.trim()).filter((part) => part !== '');
 }
 
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * The Gainsight base URL: the data center's, or `GAINSIGHT_PX_BASE_URL`, which must be `https://`
+ * except on a loopback host (local fakes and tests), so the API key never travels in clear text.
+ */
+function checkedBaseUrl(settings: Settings, override: string | undefined): string {
+  const url = baseUrlFor(settings.dataCenter, override);
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  const allowed = parsed !== undefined && (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname)));
+  if (!allowed) {
+    throw new ConfigurationError('GAINSIGHT_PX_BASE_URL must be an https:// URL (http:// only for a loopback host)');
+  }
+  return url;
+}
+
+/** The secret that keys the log hash: the API key, else a webhook secret, else this process only. */
+function logKeyOf(apiKey: string | undefined, webhookSecrets: readonly string[]): Buffer {
+  const material = apiKey ?? webhookSecrets[0];
+  return material === undefined
+    ? randomBytes(32)
+    : createHmac('sha256', 'gainsight-px-relay/log-user-hash').update(material, 'utf8').digest();
+}
+
+/** The credentials, or an error when they cannot be established (the caller answers 503). */
+function credentialsOf(source: ConfigSource, values: RawConfigValues, warnings: string[]): Credentials {
+  const webhookSecrets = splitSecrets(values.webhookSecret);
+  if (webhookSecrets.length === 0) {
+    if (source.kind === 'ssm') throw new ConfigurationError(`SSM parameter is missing or empty: ${nameOf(source, 'webhookSecret')}`);
+    warnings.push('WEBHOOK_SECRET is not set: inbound authentication is OFF (local development only)');
+  }
+  const writeKeys = splitSecrets(values.writeKeys);
+  if (writeKeys.length > 0) return { webhookSecrets, writeKeys, writeKeysShared: false };
+  if (webhookSecrets.length > 0) {
+    warnings.push(`${nameOf(source, 'writeKeys')} is not set: the webhook secrets also serve as tracking-API write keys`);
+  }
+  return { webhookSecrets, writeKeys: webhookSecrets, writeKeysShared: true };
+}
+
+/** The rest of the configuration; every problem is a {@link ConfigurationError}. */
+function configOf(env: RelayEnv, source: ConfigSource, values: RawConfigValues, credentials: Credentials, warnings: string[]): RelayConfig {
+  const { settings, warnings: settingsWarnings } = settingsOf(values.settings);
+  warnings.push(...settingsWarnings);
+  let apiKey = text(values.apiKey);
+  let productKey = text(values.productKey);
+  let dryRun = env.DRY_RUN ?? false;
+  if (source.kind === 'ssm') {
+    // Fail closed: a deployed relay never guesses, even in a dry run.
+    const missing = [apiKey === undefined && 'apiKey', productKey === undefined && 'productKey']
+      .filter((key): key is 'apiKey' | 'productKey' => key !== false)
+      .map((key) => nameOf(source, key));
+    if (missing.length > 0) throw new ConfigurationError(`SSM parameter is missing or empty: ${missing.join(', ')}`);
+  } else {
+    if (apiKey === undefined && !dryRun) {
+      dryRun = true;
+      warnings.push('PX_API_KEY is not set: running as a dry run, nothing is sent to Gainsight PX');
+    }
+    if (productKey === undefined && !dryRun) throw new ConfigurationError('PX_PRODUCT_KEY is not set');
+  }
+  productKey ??= DRY_RUN_PRODUCT_KEY;
+  if (dryRun) apiKey = undefined;
+  return {
+    apiKey,
+    productKey,
+    settings,
+    baseUrl: checkedBaseUrl(settings, env.GAINSIGHT_PX_BASE_URL),
+    dryRun,
+    logKey: logKeyOf(text(values.apiKey), credentials.webhookSecrets),
+  };
+}
+
 let lastSettingsInput: unknown = Symbol('none');
 let lastSettings: ReturnType<typeof parseSettings> | undefined;
 
-/** Settings are parsed once per distinct value, not once per request. */
+/** Settings are parsed once per distinct value, not once per load. */
 function settingsOf(raw: unknown): ReturnType<typeof parseSettings> {
   if (raw !== lastSettingsInput || lastSettings === undefined) {
     lastSettings = parseSettings(raw);
@@ -55,83 +171,32 @@ function settingsOf(raw: unknown): ReturnType<typeof parseSettings> {
 }
 
 /**
- * Builds the config from values read from SSM: every secret is required (fail closed).
+ * Builds the configuration from raw values. From SSM every secret is required (fail closed);
+ * from the environment (local development) a missing API key means a dry run and a missing
+ * webhook secret means authentication is off, each with a warning.
  *
- * @throws ConfigurationError naming the missing parameter or the invalid setting.
+ * @throws ConfigurationError when the credentials cannot be established (webhook secret missing
+ * in SSM): nobody can be authenticated, so the caller answers every request 503.
  */
-export function configFromSsm(env: RelayEnv, prefix: string, values: RawConfigValues): RelayConfig {
-  // The cached SSM values come back identical on every warm request: build the config once.
-  const last = lastSsmConfig;
-  if (
-    last &&
-    last.env === env &&
-    last.values.apiKey === values.apiKey &&
-    last.values.productKey === values.productKey &&
-    last.values.webhookSecret === values.webhookSecret &&
-    last.values.settings === values.settings
-  ) {
-    return last.config;
+export function buildConfiguration(env: RelayEnv, source: ConfigSource, values: RawConfigValues): LoadedConfiguration {
+  const warnings: string[] = [];
+  const credentials = credentialsOf(source, values, warnings);
+  try {
+    return { credentials, config: configOf(env, source, values, credentials, warnings), warnings };
+  } catch (error) {
+    if (error instanceof ConfigurationError) return { credentials, config: error, warnings };
+    throw error;
   }
-  const config = buildFromSsm(env, prefix, values);
-  lastSsmConfig = { env, values: { ...values }, config };
-  return config;
 }
 
-let lastSsmConfig: { env: RelayEnv; values: RawConfigValues; config: RelayConfig } | undefined;
+/** The raw values of the local environment (`npm start`, tests, the CLI without SSM). */
+export const envValues = (env: RelayEnv): RawConfigValues => ({
+  apiKey: env.PX_API_KEY,
+  productKey: env.PX_PRODUCT_KEY,
+  webhookSecret: env.WEBHOOK_SECRET,
+  writeKeys: env.WRITE_KEYS,
+  settings: env.PX_SETTINGS,
+});
 
-function buildFromSsm(env: RelayEnv, prefix: string, values: RawConfigValues): RelayConfig {
-  const apiKey = text(values.apiKey);
-  const productKey = text(values.productKey);
-  const webhookSecrets = splitSecrets(values.webhookSecret);
-  const missing = [
-    apiKey === undefined && `${prefix}/api-key`,
-    productKey === undefined && `${prefix}/product-key`,
-    webhookSecrets.length === 0 && `${prefix}/webhook-secret`,
-  ].filter((name): name is string => typeof name === 'string');
-  if (missing.length > 0 || productKey === undefined) {
-    throw new ConfigurationError(`SSM parameter is empty: ${missing.join(', ')}`);
-  }
-  const { settings, warnings } = settingsOf(values.settings);
-  return {
-    apiKey,
-    productKey,
-    webhookSecrets,
-    settings,
-    baseUrl: baseUrlFor(settings.dataCenter, env.GAINSIGHT_PX_BASE_URL),
-    dryRun: env.DRY_RUN ?? false,
-    warnings,
-  };
-}
-
-/**
- * Builds the config from `PX_*` / `WEBHOOK_SECRET` variables (SSM_PREFIX unset: local
- * development). Without an API key nothing can be sent, so the relay runs dry.
- */
-export function configFromEnv(env: RelayEnv): RelayConfig {
-  const { settings, warnings: settingsWarnings } = settingsOf(env.PX_SETTINGS);
-  const warnings = [...settingsWarnings];
-  const apiKey = env.PX_API_KEY;
-  let dryRun = env.DRY_RUN ?? false;
-  if (apiKey === undefined && !dryRun) {
-    dryRun = true;
-    warnings.push('PX_API_KEY is not set: running as a dry run, nothing is sent to Gainsight PX');
-  }
-  let productKey = env.PX_PRODUCT_KEY;
-  if (productKey === undefined) {
-    if (!dryRun) throw new ConfigurationError('PX_PRODUCT_KEY is not set');
-    productKey = DRY_RUN_PRODUCT_KEY;
-  }
-  const webhookSecrets = splitSecrets(env.WEBHOOK_SECRET);
-  if (webhookSecrets.length === 0) {
-    warnings.push('WEBHOOK_SECRET is not set: inbound authentication is OFF (local development only)');
-  }
-  return {
-    apiKey,
-    productKey,
-    webhookSecrets,
-    settings,
-    baseUrl: baseUrlFor(settings.dataCenter, env.GAINSIGHT_PX_BASE_URL),
-    dryRun,
-    warnings,
-  };
-}
+/** Whether this process may take secrets from the environment (never a deployed function). */
+export const mayUseEnvSecrets = (env: RelayEnv): boolean => !isDeployed(env);

@@ -1,74 +1,50 @@
-import type { MiddlewareObj, Request } from '@middy/core';
+import type { Request } from '@middy/core';
 import ssm from '@middy/ssm';
-import { clearCache, getCache, modifyCache } from '@middy/util';
-import { ConfigurationError, UnavailableError, isRelayError } from '../errors.ts';
-import type { RelayEnv } from './env.ts';
-import { type RawConfigValues, type RelayConfig, configFromSsm } from './relay-config.ts';
+import { clearCache } from '@middy/util';
+import { UnavailableError } from '../errors.ts';
+import { type ConfigSource, type RawConfigValues, nameOf } from './relay-config.ts';
 
 /**
- * Loading secrets and settings from SSM Parameter Store through `@middy/ssm`.
- *
- * Three small middlewares, used in this order:
- * 1. `expire`  — drops middy's cache once `SSM_CACHE_TTL_SECONDS` have passed. middy's own
- *    positive `cacheExpiry` refreshes with a timer that keeps the event loop alive and can reject
- *    with nobody listening, so the cache is kept "forever" and expired lazily here instead.
- * 2. `@middy/ssm` — one `GetParameters` call (WithDecryption) for the four names, no prefetch at
- *    import time (a missing parameter would otherwise crash the process before any request).
- * 3. `resolve` — awaits the values, turns failures into 503s that name the parameter, treats the
- *    optional settings parameter as absent, and builds the {@link RelayConfig}.
+ * Reading the secrets and settings from SSM Parameter Store with `@middy/ssm`: one
+ * `GetParameters` call (WithDecryption) for the five names, no prefetch at import time (a
+ * missing parameter would otherwise crash the process before any request). When to read — the
+ * cache lifetime, the backoff after a failure, serving the last good values — is the loader's
+ * decision (`loader.ts`), so middy's own cache is cleared before every read it asks for.
  */
 
 const CACHE_KEY = 'gainsight-px-relay-ssm';
 
-/** Parameter names below `SSM_PREFIX` (SPEC §2). */
-export const SSM_PARAMETERS = {
-  apiKey: 'api-key',
-  productKey: 'product-key',
-  webhookSecret: 'webhook-secret',
-  settings: 'settings',
-} as const satisfies Record<keyof RawConfigValues, string>;
+const KEYS = ['apiKey', 'productKey', 'webhookSecret', 'writeKeys', 'settings'] as const satisfies readonly (keyof RawConfigValues)[];
 
-type Key = keyof typeof SSM_PARAMETERS;
-const KEYS = Object.keys(SSM_PARAMETERS) as Key[];
 
-export interface SsmConfigOptions {
-  env: RelayEnv;
-  prefix: string;
-  /** Called with the resolved config; the handler stores it on the request. */
-  onConfig: (request: Request, config: RelayConfig) => void;
-  /** True for invocations that must read fresh values (the scheduled refresh). */
-  forceRefresh?: (request: Request) => boolean;
-  /** How long one SSM call may take before it counts as unavailable. */
-  requestTimeoutMs?: number;
+/** Why SSM could not be read, for the log: the SDK error's name and code, never a value. */
+export interface SsmFailure {
+  name: string;
+  code?: string;
+  httpStatus?: number;
 }
 
-let fetchedAt = 0;
-
-/** Forces the next invocation to read SSM again (scheduled refresh, tests). */
-export function expireSsmCache(): void {
-  clearCache([CACHE_KEY]);
-  fetchedAt = 0;
+export function describeSsmFailure(error: unknown): SsmFailure {
+  const known = error as { name?: unknown; code?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
+  const name = typeof known?.name === 'string' ? known.name : 'Error';
+  const code = typeof known?.code === 'string' ? known.code : typeof known?.Code === 'string' ? known.Code : undefined;
+  const httpStatus = typeof known?.$metadata?.httpStatusCode === 'number' ? known.$metadata.httpStatusCode : undefined;
+  return { name, ...(code === undefined ? {} : { code }), ...(httpStatus === undefined ? {} : { httpStatus }) };
 }
 
-const isMissingParameter = (reason: unknown): boolean =>
-  reason instanceof Error && reason.message.startsWith('InvalidParameter ');
+const isMissingParameter = (reason: unknown): boolean => reason instanceof Error && reason.message.startsWith('InvalidParameter ');
 
-export function ssmConfig(options: SsmConfigOptions): MiddlewareObj[] {
-  const { env, prefix } = options;
-  const ttlMs = env.SSM_CACHE_TTL_SECONDS * 1000;
-  const names = Object.fromEntries(KEYS.map((key) => [key, `${prefix}/${SSM_PARAMETERS[key]}`]));
-
-  const expire: MiddlewareObj = {
-    before: function expireSsmCacheBefore(request) {
-      const now = Date.now();
-      if (fetchedAt === 0 || now - fetchedAt >= ttlMs || options.forceRefresh?.(request) === true) {
-        clearCache([CACHE_KEY]);
-        fetchedAt = now;
-      }
-    },
-  };
-
-  const fetch = ssm({
+/**
+ * A reader of the parameters under `prefix`.
+ *
+ * @returns a function that reads them once; a parameter that does not exist is `undefined`. It
+ * throws {@link UnavailableError} (code `ssm_unavailable`, the SDK error as `cause`) when SSM
+ * cannot be read.
+ */
+export function ssmReader(prefix: string, requestTimeoutMs = 1500): () => Promise<RawConfigValues> {
+  const source: ConfigSource = { kind: 'ssm', prefix };
+  const names = Object.fromEntries(KEYS.map((key) => [key, nameOf(source, key)])) as Record<(typeof KEYS)[number], string>;
+  const fetcher = ssm({
     fetchData: names,
     cacheKey: CACHE_KEY,
     cacheExpiry: -1,
@@ -76,56 +52,33 @@ export function ssmConfig(options: SsmConfigOptions): MiddlewareObj[] {
     setToContext: false,
     awsClientOptions: {
       maxAttempts: 2,
-      requestHandler: {
-        connectionTimeout: options.requestTimeoutMs ?? 1500,
-        requestTimeout: options.requestTimeoutMs ?? 1500,
-        throwOnRequestTimeout: true,
-      },
+      requestHandler: { connectionTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
     },
-  }) as MiddlewareObj;
+  });
 
-  const resolve: MiddlewareObj = {
-    before: async function resolveSsmConfigBefore(request) {
+  const unavailable = (cause: unknown) =>
+    new UnavailableError(`SSM Parameter Store is unavailable (GetParameters ${Object.values(names).join(', ')})`, { code: 'ssm_unavailable', cause });
+
+  return async function readSsm(): Promise<RawConfigValues> {
+    clearCache([CACHE_KEY]);
+    const request = { event: {}, context: {}, response: undefined, error: undefined, internal: {} } as unknown as Request;
+    let settled: PromiseSettledResult<unknown>[];
+    try {
+      await (fetcher.before as (request: Request) => Promise<void>)(request);
       const internal = request.internal as Record<string, unknown>;
-      const settled = await Promise.allSettled(KEYS.map((key) => internal[key]));
-      const values: Partial<Record<Key, unknown>> = {};
-      const missing: string[] = [];
-      let unavailable: unknown;
-      settled.forEach((outcome, index) => {
-        const key = KEYS[index] as Key;
-        if (outcome.status === 'fulfilled') values[key] = outcome.value;
-        else if (isMissingParameter(outcome.reason)) {
-          if (key !== 'settings') missing.push(names[key] as string);
-        } else unavailable ??= outcome.reason;
-      });
-
-      if (unavailable !== undefined || missing.length > 0) {
-        // Read everything again next time: middy only forgets one key of a failed batch.
-        expireSsmCache();
-        if (unavailable !== undefined) {
-          throw new UnavailableError('SSM Parameter Store is unavailable', {
-            code: 'ssm_unavailable',
-            cause: unavailable,
-          });
-        }
-        throw new ConfigurationError(`SSM parameter not found: ${missing.join(', ')}`);
-      }
-
-      if (!Object.hasOwn(values, 'settings')) {
-        // The settings parameter is optional. Remember that it is absent, so a container does
-        // not ask SSM for it on every request until the cache expires.
-        const cached = getCache(CACHE_KEY) as { value?: Record<string, unknown> };
-        if (cached.value) modifyCache(CACHE_KEY, { ...cached.value, settings: Promise.resolve(undefined) });
-      }
-
-      try {
-        options.onConfig(request, configFromSsm(env, prefix, values as RawConfigValues));
-      } catch (error) {
-        if (isRelayError(error)) expireSsmCache();
-        throw error;
-      }
-    },
+      settled = await Promise.allSettled(KEYS.map((key) => internal[key]));
+    } catch (error) {
+      throw unavailable(error);
+    } finally {
+      clearCache([CACHE_KEY]);
+    }
+    // A parameter that does not exist stays undefined: the builder decides what is required.
+    const values: Partial<RawConfigValues> = {};
+    for (const [index, outcome] of settled.entries()) {
+      const key = KEYS[index] as (typeof KEYS)[number];
+      if (outcome.status === 'fulfilled') values[key] = outcome.value;
+      else if (!isMissingParameter(outcome.reason)) throw unavailable(outcome.reason);
+    }
+    return values as RawConfigValues;
   };
-
-  return [expire, fetch, resolve];
 }

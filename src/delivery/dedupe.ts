@@ -1,14 +1,17 @@
+import { createHash } from 'node:crypto';
+
 /**
- * Message ids of custom events this container delivered recently. A sender that retries a
- * batch after a 5xx/429 (the SDKs do) resends events that were already delivered; upserts are
- * harmless to repeat, custom events are not. Within a warm container, such a resend is answered
- * `delivered` (`duplicate: true`) without another Gainsight call.
+ * Events this container delivered lately (SPEC §4). A sender that retries a request after a
+ * 5xx/429 resends the events that were already delivered with it; within a warm container such
+ * a resend is answered `delivered` (`duplicate: true`) without another Gainsight call, on every
+ * route. An event is known by its message id AND its content, so a new event that reuses an id
+ * is still sent. Only digests are kept, never ids or events: the memory is
+ * bounded by count (oldest first) and age, whatever the senders put in their ids.
  *
- * Bounded in size and age: the oldest ids go first. A retry that lands on another container is
- * not recognised — with a parking queue configured, a batch is never answered 5xx for events
- * that could be parked, so the SDKs do not resend in the first place.
+ * A resend that lands on another container is not recognised; with a parking queue a request is
+ * rarely answered 5xx for events that could be parked, so such resends are rare.
  */
-export class RecentIds {
+export class DeliveredEvents {
   readonly #expiry = new Map<string, number>();
 
   constructor(
@@ -16,17 +19,35 @@ export class RecentIds {
     readonly ttlMs = 60 * 60 * 1000,
   ) {}
 
-  has(id: string, now = Date.now()): boolean {
-    const expires = this.#expiry.get(id);
+  /**
+   * The digest an event is remembered by: its message id and its content as the sender sent it
+   * (before the relay derived anything, such as a tracking-API event time from the arrival time,
+   * which differs on a resend). Undefined without a message id, or for content that cannot be
+   * encoded (a hostile, deeply nested event is simply not remembered).
+   */
+  static keyOf(messageId: string | undefined, sent: unknown): string | undefined {
+    if (messageId === undefined) return undefined;
+    let content: string | undefined;
+    try {
+      content = JSON.stringify(sent);
+    } catch {
+      return undefined;
+    }
+    if (content === undefined) return undefined;
+    return createHash('sha256').update(messageId, 'utf8').update('\0').update(content, 'utf8').digest('base64');
+  }
+
+  has(key: string, now = Date.now()): boolean {
+    const expires = this.#expiry.get(key);
     if (expires === undefined) return false;
     if (expires > now) return true;
-    this.#expiry.delete(id);
+    this.#expiry.delete(key);
     return false;
   }
 
-  add(id: string, now = Date.now()): void {
-    this.#expiry.delete(id); // re-insert at the newest end
-    this.#expiry.set(id, now + this.ttlMs);
+  add(key: string, now = Date.now()): void {
+    this.#expiry.delete(key); // re-insert at the newest end
+    this.#expiry.set(key, now + this.ttlMs);
     while (this.#expiry.size > this.maxEntries) {
       const oldest = this.#expiry.keys().next().value as string;
       this.#expiry.delete(oldest);
@@ -37,6 +58,3 @@ export class RecentIds {
     return this.#expiry.size;
   }
 }
-
-/** Call types whose delivery is a custom event: sending them twice duplicates data. */
-export const CUSTOM_EVENT_TYPES: ReadonlySet<string> = new Set(['track', 'page', 'screen']);

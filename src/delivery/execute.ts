@@ -1,4 +1,4 @@
-import { type GainsightResponse, classifyFailure, isSuccess } from '../gainsight/client.ts';
+import { type GainsightResponse, classify } from '../gainsight/classify.ts';
 import type { GainsightRequest } from '../gainsight/types.ts';
 import type { Step } from './plan.ts';
 
@@ -38,22 +38,25 @@ export async function executeSteps(
   return progress;
 }
 
+/** @throws the classifier's error unless Gainsight accepted the call. */
+function accept(request: GainsightRequest, response: GainsightResponse): void {
+  const verdict = classify(request, response);
+  if (verdict.next !== 'success') throw verdict.error;
+}
+
 async function runStep(step: Step, call: Send): Promise<void> {
-  if (step.kind === 'create') {
-    const created = await call(step.create);
-    if (!isSuccess(created.status)) throw classifyFailure(step.create, created);
-    return;
-  }
+  if (step.kind === 'create') return accept(step.create, await call(step.create));
+
   const updated = await call(step.update);
-  if (isSuccess(updated.status)) return;
-  if (updated.status !== 404) throw classifyFailure(step.update, updated);
+  if (updated.status !== 404) return accept(step.update, updated);
 
   const created = await call(step.create);
-  if (isSuccess(created.status)) return;
-  if (created.status !== 400) throw classifyFailure(step.create, created);
+  if (created.status !== 400) return accept(step.create, created);
 
   const retried = await call(step.update);
-  if (isSuccess(retried.status)) return;
-  const retriedError = classifyFailure(step.update, retried);
-  throw retriedError.retryable ? retriedError : classifyFailure(step.create, created);
+  const verdict = classify(step.update, retried);
+  if (verdict.next === 'success') return;
+  // The PUT after a duplicate POST was refused for good: the POST's answer says why.
+  if (verdict.next === 'rejected') accept(step.create, created);
+  throw verdict.error;
 }

@@ -4,7 +4,8 @@ import type { EventFailure } from './process.ts';
 
 /**
  * The messages of the parking queue and the failed queue (SPEC §5). A parked message holds the
- * validated event and what is known about its failure; the scheduled redrive reads it back.
+ * validated event and what is known about its failure; the redrive reads it back. (The parking
+ * queue's URL arrives as `DEAD_LETTER_QUEUE_URL`; in the code it is the parking queue.)
  */
 
 const PARKED = 'gainsight-px-relay.parked-event';
@@ -31,7 +32,10 @@ export interface ParkedEvent {
   resumeAtStep: number;
 }
 
-/** A message in the failed queue: Gainsight rejected it for good, or it could not be read. */
+/**
+ * A message in the failed queue: Gainsight rejected the event for good (at request time or in a
+ * redrive), or a parked message could not be read.
+ */
 export interface FailedEvent {
   kind: typeof FAILED;
   version: 1;
@@ -43,9 +47,9 @@ export interface FailedEvent {
 
 export const reasonOf = (error: RelayError): Reason => ({ code: error.code, message: error.message, status: error.statusCode });
 
-/** The parking-queue message for a failure. */
-export function parkedMessage(failure: EventFailure, now = Date.now()): string {
-  const parked: ParkedEvent = {
+/** The record of a failure as the queues keep it: the event, why, and how far it got. */
+export function parkedRecord(failure: EventFailure, now = Date.now()): ParkedEvent {
+  return {
     kind: PARKED,
     version: 1,
     event: failure.event,
@@ -55,8 +59,10 @@ export function parkedMessage(failure: EventFailure, now = Date.now()): string {
     attempts: failure.attempts,
     resumeAtStep: failure.completedSteps,
   };
-  return JSON.stringify(parked);
 }
+
+/** The parking-queue message for a failure. */
+export const parkedMessage = (failure: EventFailure, now = Date.now()): string => JSON.stringify(parkedRecord(failure, now));
 
 /** The failed-queue message for a parked message (or unreadable text) and the reason. */
 export function failedMessage(parked: ParkedEvent | string, reason: Reason, now = Date.now()): string {

@@ -3,7 +3,7 @@ import type { RelayEvent } from '../events/index.ts';
 import { API_KEY_HEADER } from '../gainsight/client.ts';
 import type { MappingContext } from '../mapping/index.ts';
 import { type Progress, executeSteps } from './execute.ts';
-import { type Plan, type Step, planEvent } from './plan.ts';
+import type { Plan, Step } from './plan.ts';
 import { type AttemptLog, type RetryPolicy, type Transport, withRetries } from './retry.ts';
 
 /** What the sender learns about one event (SPEC §4 `results[]`). */
@@ -113,16 +113,4 @@ export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, 
       durationMs: performance.now() - started,
     };
   }
-}
-
-/**
- * The relay's business logic for one validated event: plan the Gainsight calls, then send them.
- * Runs without middy or AWS.
- *
- * @throws RelayError when the event is invalid for Gainsight or could not be delivered.
- */
-export async function processEvent(event: RelayEvent, deps: ProcessDeps): Promise<EventResult> {
-  const outcome = await runPlan(event, planEvent(event, deps.ctx), deps);
-  if (!outcome.ok) throw outcome.error;
-  return outcome.result;
 }

@@ -24,7 +24,8 @@ export interface RedriveSummary {
 export interface RedriveOptions {
   parking: Queue;
   failed: Queue | undefined;
-  deps: Omit<ProcessDeps, 'deadline'>;
+  /** What delivering one message needs, with no Gainsight attempt after `deadline`. */
+  depsFor: (deadline: number) => ProcessDeps;
   /** Epoch ms by which the run must be done. */
   deadline: number;
   /** Messages in flight at once. */
@@ -51,7 +52,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
   const reject = async (message: ReceivedMessage, parked: ParkedEvent | string, reason: Reason): Promise<void> => {
     if (!options.failed) {
       // Without a failed queue, keep the message out of the way; SQS's own redrive policy moves
-      // it to the dead-letter queue after maxReceiveCount receives.
+      // it to its redrive target (the failed queue in serverless.yml) after maxReceiveCount receives.
       logger.error('parked event rejected but FAILED_QUEUE_URL is not set: message kept', { code: reason.code });
       await options.parking.hide(message.receiptHandle, 3600);
       return;
@@ -65,7 +66,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
     let plan;
     try {
       parked = readParked(message.body);
-      plan = planEvent(parked.event, options.deps.ctx);
+      plan = planEvent(parked.event, options.depsFor(options.deadline).ctx);
     } catch (error) {
       if (!isRelayError(error)) throw error;
       await reject(message, message.body, reasonOf(error));
@@ -73,7 +74,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       return;
     }
     const deadline = Math.min(options.deadline, Date.now() + messageBudgetMs);
-    const outcome = await runPlan(parked.event, plan, { ...options.deps, deadline }, parked.resumeAtStep);
+    const outcome = await runPlan(parked.event, plan, options.depsFor(deadline), parked.resumeAtStep);
     if (outcome.ok) {
       await options.parking.delete(message.receiptHandle);
       summary.delivered += 1;
@@ -87,6 +88,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       );
     }
     if (outcome.error.retryable) {
+      // Retrying later can help (Gainsight down, throttling, our key refused): back off.
       await options.parking.hide(message.receiptHandle, requeueDelaySeconds(message.receiveCount));
       summary.requeued += 1;
       consecutiveFailures += 1;

@@ -1,13 +1,13 @@
-import { type RelayError, UnavailableError } from '../errors.ts';
-import { type GainsightResponse, retryAfterSeconds } from '../gainsight/client.ts';
+import { UnavailableError } from '../errors.ts';
+import { type GainsightResponse, classify } from '../gainsight/classify.ts';
 import type { GainsightRequest } from '../gainsight/types.ts';
 import type { Send } from './execute.ts';
 
 /**
- * Retries inside a time budget (SPEC §5): 408, 429, 5xx, timeouts and connection errors are
- * tried again with exponential backoff and full jitter, honouring Gainsight's `Retry-After` when
- * it fits in the time left. Any other answer — success, 404, other 4xx, and 401/403 (a wrong key
- * will not heal within seconds) — goes straight back to the caller.
+ * Retries inside a time budget (SPEC §5): what the classifier calls `retry-now` (408, 429, 5xx,
+ * timeouts, connection errors) is tried again with exponential backoff and full jitter,
+ * honouring Gainsight's `Retry-After` when it fits in the time left. Any other answer goes
+ * straight back to the caller.
  */
 
 export interface RetryPolicy {
@@ -49,8 +49,6 @@ export interface RetryOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
-
 /** Full jitter: a random wait between 0 and the exponential ceiling. */
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -91,22 +89,25 @@ export function withRetries(transport: Transport, options: RetryOptions): Send {
       log.attempts += 1;
 
       let response: GainsightResponse | undefined;
-      let failure: RelayError | undefined;
+      let answer: unknown;
       try {
-        response = await transport(request, signal);
-        if (!isRetryableStatus(response.status)) return response;
+        answer = response = await transport(request, signal);
       } catch (error) {
-        if (!(error instanceof UnavailableError)) throw error;
-        failure = error;
+        answer = error;
+      }
+      const verdict = classify(request, answer);
+      if (verdict.next === 'success') return response as GainsightResponse;
+      if (verdict.next !== 'retry-now') {
+        if (response) return response;
+        throw verdict.error;
       }
       log.firstFailureAt ??= Date.now();
 
-      const retryAfter = response && retryAfterSeconds(response.headers);
-      const wait = retryAfter !== undefined ? retryAfter * 1000 : backoffMs(attempt, policy, random);
+      const wait = verdict.retryAfterMs ?? backoffMs(attempt, policy, random);
       const fits = Date.now() + wait + policy.minAttemptMs <= options.deadline;
       if (!fits || options.signal?.aborted) {
         if (response) return response;
-        throw failure;
+        throw verdict.error;
       }
       await sleep(wait, options.signal);
     }

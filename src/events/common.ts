@@ -22,10 +22,16 @@ export const Id = z
 /** ISO-8601 text or epoch milliseconds; checked when the mapping converts it. */
 export const Timestamp = z.union([z.string(), z.number()]);
 
+/** Longest message id accepted: RudderStack's and Segment's ids are UUIDs or prefixed UUIDs. */
+export const MAX_MESSAGE_ID_LENGTH = 256;
+
 /** Fields every call type may carry (Segment spec "common fields"). */
 export const commonFields = {
-  // A null messageId counts as absent (some senders write null for "none").
-  messageId: Id.nullish().transform((id) => id ?? undefined),
+  // A null messageId counts as absent (some senders write null for "none"). Answers echo it, so
+  // it is kept short.
+  messageId: Id.nullish()
+    .transform((id) => id ?? undefined)
+    .refine((id) => id === undefined || id.length <= MAX_MESSAGE_ID_LENGTH, `at most ${MAX_MESSAGE_ID_LENGTH} characters`),
   userId: Id.nullish(),
   anonymousId: Id.nullish(),
   timestamp: Timestamp.nullish(),

@@ -1,28 +1,23 @@
-import { type RelayError, RateLimitedError, UnavailableError, UpstreamRejectedError } from '../errors.ts';
+import { UnavailableError } from '../errors.ts';
+import { type GainsightResponse, resourceOf } from './classify.ts';
 import type { GainsightRequest } from './types.ts';
 
-/**
- * The one HTTP client for Gainsight PX: base URL, the `X-APTRINSIC-API-KEY` header, JSON, the
- * per-call timeout and the translation of a Gainsight status into the relay's errors.
- * Node's global fetch keeps connections alive between calls of a warm container.
- * API ref: https://px-apidocs.gainsight.com/ (authentication, status codes)
- */
+export type { GainsightResponse } from './classify.ts';
 
-export interface GainsightResponse {
-  status: number;
-  /** Parsed JSON body, or the text when it is not JSON, or undefined when empty. */
-  body: unknown;
-  headers: Headers;
-}
+/**
+ * The one HTTP client for Gainsight PX: base URL, the `X-APTRINSIC-API-KEY` header, JSON and the
+ * per-call timeout. It sends to the configured origin only: a redirect is returned as it came,
+ * never followed, so the key never reaches the host a `Location` names. What an answer means is
+ * decided by `classify.ts`. Node's global fetch keeps connections alive between calls of a warm
+ * container. Built by the pipeline factory (`src/pipeline.ts`), once per key and base URL.
+ * API ref: https://px-apidocs.gainsight.com/ (authentication)
+ */
 
 export interface GainsightClientOptions {
   baseUrl: string;
   apiKey: string;
   fetch?: typeof globalThis.fetch;
 }
-
-/** Longest Gainsight error text passed back to the sender. */
-const MAX_DETAIL = 300;
 
 export const API_KEY_HEADER = 'X-APTRINSIC-API-KEY';
 
@@ -48,7 +43,7 @@ export class GainsightClient {
   }
 
   /**
-   * Sends one request and returns whatever Gainsight answered (any status). Transport
+   * Sends one request and returns whatever Gainsight answered (any status, a 3xx included). Transport
    * failures — timeout, abort, refused or reset connection — become a retryable
    * {@link UnavailableError}.
    */
@@ -65,6 +60,7 @@ export class GainsightClient {
         headers,
         body,
         signal,
+        redirect: 'manual',
       });
       const text = this.#redact(await response.text());
       return { status: response.status, body: parseBody(text), headers: response.headers };
@@ -88,73 +84,3 @@ const parseBody = (text: string): unknown => {
     return text;
   }
 };
-
-/** `/users/abc` → `/users/{id}`: error messages name the call, not the person. */
-export const resourceOf = (path: string): string => path.replace(/^(\/[a-z/]+?)\/[^/]+$/i, (_, base: string) =>
-  base === '/events' ? path : `${base}/{id}`,
-);
-
-/** Gainsight's error text, from its `externalapierror` body or plain text, made safe to echo. */
-export function gainsightMessage(body: unknown): string | undefined {
-  let message: unknown;
-  if (typeof body === 'object' && body !== null) {
-    const record = body as Record<string, unknown>;
-    const inner = record.externalapierror as Record<string, unknown> | undefined;
-    const subErrors = inner?.subErrors;
-    const firstSub = Array.isArray(subErrors) ? (subErrors[0] as Record<string, unknown> | undefined) : undefined;
-    message = firstSub?.message ?? inner?.message ?? inner?.status ?? record.errorMessage ?? record.message;
-  } else message = body;
-  if (typeof message !== 'string') return undefined;
-  const plain = message
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  if (plain === '') return undefined;
-  return plain.length > MAX_DETAIL ? `${plain.slice(0, MAX_DETAIL)}…` : plain;
-}
-
-/** Seconds from a `Retry-After` header (seconds or HTTP date), when present and sane. */
-export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
-  const value = headers.get('retry-after');
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds : undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
-}
-
-/**
- * The only place a Gainsight status becomes a relay error (SPEC §4):
- * - 401/403: our API key is wrong or lacks Write permission. The operator must fix it and the
- *   event must not be lost, so the sender is told to retry (503).
- * - 429: throttled (429, retryable). 408 and 5xx: unavailable (503, retryable).
- * - Any other 4xx: Gainsight rejects the data itself (400, final).
- */
-export function classifyFailure(request: GainsightRequest, response: GainsightResponse): RelayError {
-  const { status } = response;
-  const call = `${request.method} ${resourceOf(request.path)}`;
-  const detail = gainsightMessage(response.body);
-  const details = { gainsightStatus: status, ...(detail === undefined ? {} : { gainsightMessage: detail }) };
-  if (status === 401 || status === 403) {
-    return new UnavailableError(
-      `Gainsight PX refused the relay's API key (${status} on ${call}): check the api-key parameter and its Write permission`,
-      { code: 'gainsight_auth', details },
-    );
-  }
-  if (status === 429) {
-    const after = retryAfterSeconds(response.headers);
-    return new RateLimitedError(`Gainsight PX throttled ${call}`, {
-      details,
-      ...(after === undefined ? {} : { retryAfterSeconds: after }),
-    });
-  }
-  if (status === 408 || status >= 500) {
-    return new UnavailableError(`Gainsight PX answered ${status} to ${call}`, { details });
-  }
-  // Gainsight's own text may quote the event (ids, traits): the sender sees it, the logs do not.
-  const summary = `Gainsight PX rejected ${call} with ${status}`;
-  return new UpstreamRejectedError(detail ? `${summary}: ${detail}` : summary, { details, logMessage: summary });
-}
-
-export const isSuccess = (status: number): boolean => status >= 200 && status < 300;

@@ -1,13 +1,13 @@
-import type { RelayConfig } from '../config/relay-config.ts';
-import type { RelayError } from '../errors.ts';
-import { GainsightClient, classifyFailure, isSuccess } from '../gainsight/client.ts';
+import { classify } from '../gainsight/classify.ts';
+import type { Pipeline } from '../pipeline.ts';
 import { VERSION } from '../version.ts';
-import { type HttpResponse, json } from './responses.ts';
+import { type HttpResponse, json } from './answer.ts';
 
 /**
- * `GET /health?deep=1` (authenticated): do the configuration and the Gainsight API key work?
- * The configuration check has passed by the time this runs (a failure is answered by the error
- * translator in the same shape); this adds one cheap Gainsight read call.
+ * `GET /health?deep=1` (behind the webhook secret): do the configuration and the Gainsight API
+ * key work? The configuration check has passed by the time this runs (a failure is answered by
+ * the error translator in the same shape); this adds one cheap Gainsight read call through the
+ * pipeline's client.
  * API ref: https://px-apidocs.gainsight.com/ (getAccountsUsingGET: `GET /accounts?pageSize=1`)
  */
 
@@ -15,20 +15,21 @@ export type Check = { ok: true; [detail: string]: unknown } | { ok: false; code:
 
 const GAINSIGHT_CHECK_TIMEOUT_MS = 3000;
 
-export async function checkGainsight(config: RelayConfig, signal?: AbortSignal): Promise<Check> {
-  if (config.dryRun || config.apiKey === undefined) return { ok: true, skipped: 'dry run: nothing is sent to Gainsight PX' };
-  const client = new GainsightClient({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+/** Checks the key with one read call, given up by `deadline` (epoch ms) at the latest. */
+export async function checkGainsight(pipeline: Pipeline, deadline: number, signal?: AbortSignal): Promise<Check> {
+  const client = pipeline.client;
+  if (client === undefined) return { ok: true, skipped: 'dry run: nothing is sent to Gainsight PX' };
   const request = { method: 'GET' as const, path: '/accounts?pageSize=1' };
-  const timeout = AbortSignal.timeout(GAINSIGHT_CHECK_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(Math.max(1, Math.min(GAINSIGHT_CHECK_TIMEOUT_MS, deadline - Date.now())));
+  let answer: unknown;
   try {
-    const response = await client.send(request, signal ? AbortSignal.any([signal, timeout]) : timeout);
-    if (isSuccess(response.status)) return { ok: true, status: response.status };
-    const error = classifyFailure(request, response);
-    return { ok: false, code: error.code, message: error.message };
+    answer = await client.send(request, signal ? AbortSignal.any([signal, timeout]) : timeout);
   } catch (error) {
-    const known = error as RelayError;
-    return { ok: false, code: known.code ?? 'gainsight_unreachable', message: known.message };
+    answer = error;
   }
+  const verdict = classify(request, answer);
+  if (verdict.next === 'success') return { ok: true, status: (answer as { status: number }).status };
+  return { ok: false, code: verdict.error.code, message: verdict.error.message };
 }
 
 /** The deep health answer: 200 when every check passed, else 503 naming the failing part. */

@@ -1,4 +1,5 @@
 import { MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
+import { ROUTES, type RoutePolicy } from './routes.ts';
 
 /**
  * What kind of invocation this is. One function serves API Gateway (HTTP API payload 2.0 and REST
@@ -17,39 +18,16 @@ export interface InboundHttp {
   query: Record<string, string>;
 }
 
-/** `events`: RudderStack's webhook; `tracking`: the RudderStack / Segment HTTP tracking API. */
-export type Route = 'events' | 'health' | 'tracking';
-
-/** What a tracking-API path carries: a batch envelope or one call of a given type. */
-export type TrackingCall = 'batch' | 'identify' | 'track' | 'group' | 'page' | 'screen' | 'alias';
-
 export type Invocation =
   | {
       kind: 'http';
       http: InboundHttp;
-      route: Route;
+      route: RoutePolicy;
       /** `GET /health?deep=1` */
       deep?: boolean;
-      /** Tracking API only: `/v1/<call>`. */
-      call?: TrackingCall;
     }
   | { kind: 'scheduled' }
   | { kind: 'action'; action: 'refresh' | 'redrive' };
-
-interface RouteSpec {
-  route: Route;
-  methods: readonly string[];
-  call?: TrackingCall;
-}
-
-const TRACKING_CALLS: readonly TrackingCall[] = ['batch', 'identify', 'track', 'group', 'page', 'screen', 'alias'];
-
-/** The routes and the methods each accepts (SPEC §1). */
-const ROUTES: ReadonlyMap<string, RouteSpec> = new Map<string, RouteSpec>([
-  ['/events', { route: 'events', methods: ['POST'] }],
-  ['/health', { route: 'health', methods: ['GET'] }],
-  ...TRACKING_CALLS.map((call): [string, RouteSpec] => [`/v1/${call}`, { route: 'tracking', methods: ['POST'], call }]),
-]);
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -130,8 +108,8 @@ export function classifyInvocation(event: unknown): Invocation {
       if (!match.methods.includes(http.method)) {
         throw new MethodNotAllowedError(`${http.path} accepts ${match.methods.join(', ')}`, match.methods);
       }
-      const deep = match.route === 'health' && ['1', 'true', 'yes'].includes((http.query.deep ?? '').toLowerCase());
-      return { kind: 'http', http, route: match.route, ...(deep ? { deep } : {}), ...(match.call ? { call: match.call } : {}) };
+      const deep = match.name === 'health' && ['1', 'true', 'yes'].includes((http.query.deep ?? '').toLowerCase());
+      return { kind: 'http', http, route: match, ...(deep ? { deep } : {}) };
     }
     if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
     if (event.action === 'refresh' || event.action === 'redrive') return { kind: 'action', action: event.action };

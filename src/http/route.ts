@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import { VERSION } from '../version.ts';
 import { classifyInvocation } from './invocation.ts';
-import { json } from './responses.ts';
+import { json } from './answer.ts';
 import { beginState } from './state.ts';
 
 /**
@@ -14,7 +14,7 @@ export function route(): MiddlewareObj {
     before: function routeBefore(request) {
       const state = beginState(request);
       state.invocation = classifyInvocation(state.raw);
-      if (state.invocation.kind === 'http' && state.invocation.route === 'health' && !state.invocation.deep) {
+      if (state.invocation.kind === 'http' && state.invocation.route.name === 'health' && !state.invocation.deep) {
         return json(200, { status: 'ok', version: VERSION });
       }
       return undefined;

@@ -1,4 +1,5 @@
 import type { Request } from '@middy/core';
+import type { Served } from '../config/loader.ts';
 import type { RelayConfig } from '../config/relay-config.ts';
 import type { Invocation } from './invocation.ts';
 
@@ -16,9 +17,14 @@ export interface RelayState {
   /** When the invocation began (epoch ms): the delivery budget counts from here. */
   readonly receivedAt: number;
   invocation?: Invocation;
+  /** What the configuration loader served: the credentials, and the configuration or its error. */
+  served?: Served;
+  /** The configuration, once the caller is authenticated and it is known to be valid. */
   config?: RelayConfig;
   /** The raw events of the request body, not yet validated. */
   rawEvents?: unknown[];
+  /** The events as the sender sent them, when normalising changed them (tracking API). */
+  sentEvents?: unknown[];
   /** Tracking API: the batch envelope's own fields (or the single call's write key). */
   envelope?: { writeKey?: unknown };
   /** Tracking API without an Authorization header: the body's write key is still to check. */

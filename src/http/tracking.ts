@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.ts';
 import { type JsonRecord, isRecord } from '../events/common.ts';
 import { isDateInRange, toEpochMs } from '../mapping/convert.ts';
-import type { TrackingCall } from './invocation.ts';
+import type { TrackingCall } from './routes.ts';
 
 /**
  * The RudderStack / Segment HTTP tracking API (SPEC §1.1): what the SDKs send, turned into the
@@ -10,6 +10,8 @@ import type { TrackingCall } from './invocation.ts';
 
 export interface TrackingBody {
   events: unknown[];
+  /** Each event as the sender sent it, before normalising: what a resend repeats. */
+  sent: unknown[];
   /** The write key the body carries (envelope or single call), for authentication. */
   writeKey: unknown;
 }
@@ -37,11 +39,12 @@ const merged = (envelope: unknown, own: unknown): unknown =>
  * Normalises a tracking-API body: a batch envelope (`batch`, `sentAt`, `writeKey`, `context`,
  * `integrations`, `_metadata`; the envelope's `timestamp` is its own, not an event's) on
  * `/v1/batch`, or one call on `/v1/identify` etc., whose `type` comes from the path when the body
- * has none. Events without `timestamp` get one derived as RudderStack does.
+ * has none. With `receivedAt` (the route corrects skew), events without `timestamp` get one
+ * derived as RudderStack does.
  *
  * @throws ValidationError when the body is not of that shape.
  */
-export function normaliseTracking(parsed: unknown, call: TrackingCall, receivedAt: number): TrackingBody {
+export function normaliseTracking(parsed: unknown, call: TrackingCall, receivedAt: number | undefined): TrackingBody {
   if (!isRecord(parsed)) {
     throw new ValidationError(call === 'batch' ? 'Body must be {"batch": [...]}' : `Body must be one ${call} call (a JSON object)`, {
       code: 'invalid_body',
@@ -59,10 +62,10 @@ export function normaliseTracking(parsed: unknown, call: TrackingCall, receivedA
       if (envelope.context !== undefined) event.context = merged(envelope.context, item.context);
       if (envelope.integrations !== undefined) event.integrations = merged(envelope.integrations, item.integrations);
     }
-    if (event.timestamp === undefined || event.timestamp === null || event.timestamp === '') {
+    if (receivedAt !== undefined && (event.timestamp === undefined || event.timestamp === null || event.timestamp === '')) {
       event.timestamp = deriveTimestamp(item, sentAt, receivedAt);
     }
     return event;
   });
-  return { events, writeKey: parsed.writeKey };
+  return { events, sent: items, writeKey: parsed.writeKey };
 }

@@ -377,7 +377,7 @@ describe('dry run and configuration', () => {
     });
     afterAll(() => ssm.close());
 
-    it('reads the relay’s four parameters in one decrypting GetParameters call', async () => {
+    it('reads the relay’s five parameters (write-keys optional and absent here) in one decrypting GetParameters call', async () => {
       const file = writeJsonLines(join(tmp.dir, 'ssm.jsonl'), [{ type: 'page', userId: 'u1', name: 'Home', timestamp: TIME }]);
       const awsEnv = {
         AWS_REGION: 'us-east-1',
@@ -395,7 +395,7 @@ describe('dry run and configuration', () => {
       }
       expect(ssm.calls).toHaveLength(1);
       expect(ssm.calls[0]?.body).toEqual({
-        Names: [`${PREFIX}/api-key`, `${PREFIX}/product-key`, `${PREFIX}/webhook-secret`, `${PREFIX}/settings`],
+        Names: [`${PREFIX}/api-key`, `${PREFIX}/product-key`, `${PREFIX}/webhook-secret`, `${PREFIX}/write-keys`, `${PREFIX}/settings`],
         WithDecryption: true,
       });
       expect(px.customEvents).toEqual([expect.objectContaining({ eventName: 'Viewed Home Page', propertyKey: 'AP-SSM-CLI' })]);

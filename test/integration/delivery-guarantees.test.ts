@@ -51,9 +51,13 @@ const group = (userId: string, groupId: string) => ({
   timestamp: TIME,
 });
 
-/** The handler under a fresh environment: with the parking (and failed) queue, or without any. */
-async function relay(options: { queue?: boolean; parking?: string; failed?: string; sqsEndpoint?: string } = {}): Promise<Handler> {
+/**
+ * The handler under a fresh environment: with the parking and failed queues, or without any;
+ * `failed: null` leaves out only the failed queue.
+ */
+async function relay(options: { queue?: boolean; parking?: string; failed?: string | null; sqsEndpoint?: string } = {}): Promise<Handler> {
   const queue = options.queue ?? true;
+  const failed = options.failed === null ? {} : { FAILED_QUEUE_URL: options.failed ?? failedUrl };
   return loadHandler({
     PX_API_KEY: px.apiKey,
     PX_PRODUCT_KEY: PRODUCT_KEY,
@@ -64,7 +68,7 @@ async function relay(options: { queue?: boolean; parking?: string; failed?: stri
     AWS_ACCESS_KEY_ID: 'AKIDUMMY',
     AWS_SECRET_ACCESS_KEY: 'dummy-secret',
     AWS_ENDPOINT_URL_SQS: options.sqsEndpoint ?? sqs.endpoint,
-    ...(queue ? { DEAD_LETTER_QUEUE_URL: options.parking ?? parkingUrl, FAILED_QUEUE_URL: options.failed ?? failedUrl } : {}),
+    ...(queue ? { DEAD_LETTER_QUEUE_URL: options.parking ?? parkingUrl, ...failed } : {}),
   });
 }
 
@@ -180,7 +184,7 @@ describe('retries in place, inside the budget', () => {
     expect(sqs.messages(parkingUrl)).toEqual([]);
   });
 
-  it.each([400, 422])('answers 400 to a Gainsight %i after exactly 1 attempt, and parks nothing', async (status) => {
+  it.each([400, 422])('answers 400 to a Gainsight %i after exactly 1 attempt, parks nothing, and copies the event to the failed queue', async (status) => {
     const handler = await relay();
     px.script({ method: 'POST', path: '/events/custom', status, body: { externalapierror: { status: 'BAD_REQUEST', message: 'eventName is invalid' } } });
 
@@ -191,7 +195,46 @@ describe('retries in place, inside the budget', () => {
     expect(answer.body.error.message).toContain('eventName is invalid');
     expect(px.requests).toHaveLength(1);
     expect(sqs.messages(parkingUrl)).toEqual([]);
-    expect(operations('SendMessage')).toBe(0);
+    // SPEC §5: a copy of an event Gainsight rejects at request time goes to FAILED_QUEUE_URL with the reason.
+    expect(operations('SendMessage')).toBe(1);
+    const failed = bodies(failedUrl);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      kind: FAILED_KIND,
+      version: 1,
+      reason: { code: 'gainsight_rejected', status: 400 },
+      parked: { kind: PARKED_KIND, event: { type: 'track', messageId: 't-u1', userId: 'u1', event: 'Report Exported' } },
+    });
+    expect(failed[0]?.reason.message).toContain('eventName is invalid');
+    expect(sqs.messages(failedUrl)[0]?.body).not.toContain(px.apiKey);
+  });
+
+  it('answers 400 to a Gainsight rejection and sends nothing to SQS when no failed queue is configured', async () => {
+    const handler = await relay({ failed: null });
+    px.script({ method: 'POST', path: '/events/custom', status: 400, body: { externalapierror: { status: 'BAD_REQUEST', message: 'eventName is invalid' } } });
+
+    const answer = await post(handler, track('u1'));
+
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('gainsight_rejected');
+    expect(px.requests).toHaveLength(1);
+    expect(sqs.calls).toEqual([]);
+  });
+
+  it('answers 503 (the sender retries) when the copy of a rejected event cannot reach the failed queue', async () => {
+    const handler = await relay();
+    px.script({ method: 'POST', path: '/events/custom', status: 400, body: { externalapierror: { status: 'BAD_REQUEST', message: 'eventName is invalid' } } });
+    sqs.script({ operation: 'SendMessage', status: 500, times: 10 });
+
+    const answer = await post(handler, track('u1'));
+
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('queue_unavailable');
+    expect(answer.body.error.details.results).toEqual([expect.objectContaining({ messageId: 't-u1', type: 'track', status: 'failed' })]);
+    expect(px.requests).toHaveLength(1);
+    expect(sqs.messages(parkingUrl)).toEqual([]);
+    expect(sqs.messages(failedUrl)).toEqual([]);
+    expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
   });
 
   it.each([401, 403])('parks (202) an event whose write Gainsight refuses with %i after exactly 1 attempt', async (status) => {

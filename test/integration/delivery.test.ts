@@ -17,16 +17,24 @@ let handler: Handler;
 
 const post = (body: unknown) => call(handler, httpApiEvent({ secret: SECRET, body }));
 
+/**
+ * Each built event has its own message id: the handler remembers the events it delivered
+ * (SPEC §4), so two tests sending the same event to this one loaded handler would otherwise
+ * see the second answered as a duplicate without a Gainsight call.
+ */
+let sequence = 0;
+const nextId = (prefix: string) => `${prefix}-${++sequence}`;
+
 const identify = (userId: string, traits: Record<string, unknown> = { email: `${userId}@example.test` }) => ({
   type: 'identify',
-  messageId: `m-${userId}`,
+  messageId: nextId(`m-${userId}`),
   userId,
   traits,
   timestamp: TIME,
 });
 const group = (userId: string, groupId: string) => ({
   type: 'group',
-  messageId: `g-${userId}-${groupId}`,
+  messageId: nextId(`g-${userId}-${groupId}`),
   userId,
   groupId,
   traits: { name: `Account ${groupId}`, plan: 'gold' },
@@ -34,7 +42,7 @@ const group = (userId: string, groupId: string) => ({
 });
 const track = (userId: string) => ({
   type: 'track',
-  messageId: `t-${userId}`,
+  messageId: nextId(`t-${userId}`),
   userId,
   event: 'Report Exported',
   properties: { format: 'csv' },
@@ -58,10 +66,12 @@ describe('call counts', () => {
   it('updates an existing user with one PUT', async () => {
     px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
 
-    const answer = await post(identify('u1'));
+    const event = identify('u1');
+
+    const answer = await post(event);
 
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ results: [{ messageId: 'm-u1', type: 'identify', status: 'delivered', calls: 1, attempts: 1 }] });
+    expect(answer.body).toEqual({ results: [{ messageId: event.messageId, type: 'identify', status: 'delivered', calls: 1, attempts: 1 }] });
     expect(px.calls()).toEqual(['PUT /users/u1']);
     expect(px.requests[0]?.body).not.toHaveProperty('identifyId');
     expect(px.requests[0]?.body).not.toHaveProperty('signUpDate');
@@ -175,6 +185,37 @@ describe('call counts', () => {
     expect(px.users.get('racer')).toMatchObject({ email: 'racer@example.test' });
   });
 
+  it('answers a new user\'s "possible duplicate" create with the same update it first tried, and 200', async () => {
+    // The user is not stored, so the first PUT answers 404. The create reaches Gainsight (a
+    // concurrent create of the same user, or an earlier answer that was lost) and is answered
+    // 400 "possible duplicate"; from then on the user exists and the final PUT succeeds.
+    px.script({
+      method: 'POST',
+      path: '/users',
+      apply: true,
+      status: 400,
+      body: { externalapierror: { status: 'BAD_REQUEST', message: 'Bad request, possible duplicate', debugMessage: null, subErrors: null } },
+    });
+    const event = identify('newcomer', { email: 'newcomer@example.test', firstName: 'Nia' });
+
+    const answer = await post(event);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ results: [{ messageId: event.messageId, type: 'identify', status: 'delivered', calls: 3, attempts: 3 }] });
+    expect(px.calls()).toEqual(['PUT /users/newcomer', 'POST /users', 'PUT /users/newcomer']);
+    expect(px.requests.map((request) => request.status)).toEqual([404, 400, 204]);
+    const update = {
+      type: 'USER',
+      email: 'newcomer@example.test',
+      firstName: 'Nia',
+      propertyKeys: [PRODUCT_KEY],
+      customAttributes: {},
+    };
+    expect(px.requests[0]?.body).toEqual(update);
+    expect(px.requests[2]?.body).toEqual(update);
+    expect(px.requests[2]?.body).toEqual(px.requests[0]?.body);
+  });
+
   it('keeps the order of one user\'s events in a batch and delivers each', async () => {
     const answer = await post({ batch: [identify('u9'), group('u9', 'acme'), track('u9')] });
 
@@ -188,6 +229,34 @@ describe('call counts', () => {
       'POST /events/custom',
     ]);
     expect(answer.body.results).toHaveLength(3);
+  });
+});
+
+describe('resends (SPEC §4: a container remembers the events it delivered)', () => {
+  it('answers a resent event (same messageId and content) delivered as a duplicate, without a second write', async () => {
+    const event = track('u-resend');
+    const first = await post(event);
+    px.reset();
+
+    const again = await post(event);
+
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ results: [{ messageId: event.messageId, type: 'track', status: 'delivered', calls: 0, attempts: 0, duplicate: true }] });
+    expect(px.requests).toEqual([]);
+  });
+
+  it('sends an event that reuses a delivered messageId with other content', async () => {
+    const event = track('u-reuse');
+    await post(event);
+    px.reset();
+
+    const answer = await post({ ...event, properties: { format: 'pdf' } });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toEqual([{ messageId: event.messageId, type: 'track', status: 'delivered', calls: 1, attempts: 1 }]);
+    expect(px.calls()).toEqual(['POST /events/custom']);
+    expect(px.customEvents).toEqual([expect.objectContaining({ identifyId: 'u-reuse', attributes: { format: 'pdf' } })]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { captureOutput } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
-import { type Handler, call, httpApiEvent, lambdaContext, loadHandler, restApiEvent } from '../support/lambda.ts';
+import { type Handler, type HttpAnswer, call, httpApiEvent, lambdaContext, loadHandler, restApiEvent } from '../support/lambda.ts';
 
 /**
  * What the relay accepts and how it answers bad input: routes, authentication, body shapes,
@@ -11,7 +12,16 @@ const SECRETS = 'current-secret, previous-secret';
 let px: FakeGainsight;
 let handler: Handler;
 
-const identify = { type: 'identify', messageId: 'm1', userId: 'u1', traits: { email: 'u1@example.test' } };
+/**
+ * An identify of u1 with its own message id on every use: the handler remembers the events it
+ * delivered (SPEC §4), so resending one event to this loaded handler would be answered as a
+ * duplicate without a Gainsight call.
+ */
+let sequence = 0;
+const identifyEvent = () => ({ type: 'identify', messageId: `m${++sequence}`, userId: 'u1', traits: { email: 'u1@example.test' } });
+
+/** What every caller gets while the relay cannot serve its configuration to them (SPEC §1). */
+const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 beforeAll(async () => {
   px = await startFakeGainsight();
@@ -35,7 +45,7 @@ describe('routes', () => {
   });
 
   it('answers an unknown path with a JSON 404', async () => {
-    const answer = await call(handler, httpApiEvent({ path: '/admin', secret: 'current-secret', body: identify }));
+    const answer = await call(handler, httpApiEvent({ path: '/admin', secret: 'current-secret', body: identifyEvent() }));
 
     expect(answer.status).toBe(404);
     expect(answer.body.error.code).toBe('not_found');
@@ -49,7 +59,7 @@ describe('routes', () => {
   });
 
   it('serves REST API (v1 proxy) events with a stage prefix like HTTP API events', async () => {
-    const answer = await call(handler, restApiEvent({ secret: 'current-secret', body: identify }));
+    const answer = await call(handler, restApiEvent({ secret: 'current-secret', body: identifyEvent() }));
 
     expect(answer.status).toBe(200);
     expect(px.calls()).toEqual(['PUT /users/u1', 'POST /users']);
@@ -58,7 +68,7 @@ describe('routes', () => {
 
 describe('authentication', () => {
   it('answers 401 without an Authorization header and sends nothing', async () => {
-    const answer = await call(handler, httpApiEvent({ secret: null, body: identify }));
+    const answer = await call(handler, httpApiEvent({ secret: null, body: identifyEvent() }));
 
     expect(answer.status).toBe(401);
     expect(answer.body.error.code).toBe('unauthorized');
@@ -66,7 +76,7 @@ describe('authentication', () => {
   });
 
   it('answers 401 to a wrong secret without echoing it', async () => {
-    const answer = await call(handler, httpApiEvent({ secret: 'guess-secret', body: identify }));
+    const answer = await call(handler, httpApiEvent({ secret: 'guess-secret', body: identifyEvent() }));
 
     expect(answer.status).toBe(401);
     expect(answer.text).not.toContain('guess-secret');
@@ -74,14 +84,14 @@ describe('authentication', () => {
   });
 
   it('answers 401 to a secret that is only a prefix of a real one', async () => {
-    const answer = await call(handler, httpApiEvent({ secret: 'current', body: identify }));
+    const answer = await call(handler, httpApiEvent({ secret: 'current', body: identifyEvent() }));
 
     expect(answer.status).toBe(401);
   });
 
   it('accepts every secret of a comma-separated list (rotation without downtime)', async () => {
-    const first = await call(handler, httpApiEvent({ secret: 'current-secret', body: identify }));
-    const second = await call(handler, httpApiEvent({ secret: 'previous-secret', body: identify }));
+    const first = await call(handler, httpApiEvent({ secret: 'current-secret', body: identifyEvent() }));
+    const second = await call(handler, httpApiEvent({ secret: 'previous-secret', body: identifyEvent() }));
 
     expect([first.status, second.status]).toEqual([200, 200]);
   });
@@ -89,7 +99,7 @@ describe('authentication', () => {
   it('accepts a lowercase bearer scheme and header name variants from REST APIs', async () => {
     const answer = await call(
       handler,
-      restApiEvent({ secret: null, headers: { AUTHORIZATION: 'bearer current-secret' }, body: identify }),
+      restApiEvent({ secret: null, headers: { AUTHORIZATION: 'bearer current-secret' }, body: identifyEvent() }),
     );
 
     expect(answer.status).toBe(200);
@@ -101,34 +111,36 @@ describe('bodies', () => {
     call(handler, httpApiEvent({ secret: 'current-secret', ...options }));
 
   it('accepts a JSON array of events', async () => {
-    const answer = await post({ body: [identify, { ...identify, messageId: 'm2', userId: 'u2' }] });
+    const answer = await post({ body: [identifyEvent(), { ...identifyEvent(), userId: 'u2' }] });
 
     expect(answer.status).toBe(200);
     expect(answer.body.results).toHaveLength(2);
   });
 
   it('accepts the RudderStack batch shape {"batch": [...]}', async () => {
-    const answer = await post({ body: { batch: [identify], sentAt: '2024-01-01T00:00:00Z' } });
+    const event = identifyEvent();
+
+    const answer = await post({ body: { batch: [event], sentAt: '2024-01-01T00:00:00Z' } });
 
     expect(answer.status).toBe(200);
-    expect(answer.body.results[0]).toMatchObject({ messageId: 'm1', status: 'delivered' });
+    expect(answer.body.results[0]).toMatchObject({ messageId: event.messageId, status: 'delivered' });
   });
 
   it('decodes base64-encoded bodies', async () => {
-    const answer = await post({ body: identify, base64: true });
+    const answer = await post({ body: identifyEvent(), base64: true });
 
     expect(answer.status).toBe(200);
     expect(px.requests[0]?.body).toMatchObject({ email: 'u1@example.test' });
   });
 
   it('accepts a type in upper case, as RudderStack\'s destination does', async () => {
-    const answer = await post({ body: { ...identify, type: 'IDENTIFY' } });
+    const answer = await post({ body: { ...identifyEvent(), type: 'IDENTIFY' } });
 
     expect(answer.status).toBe(200);
   });
 
   it('turns numeric ids into strings', async () => {
-    const answer = await post({ body: { ...identify, userId: 12345 } });
+    const answer = await post({ body: { ...identifyEvent(), userId: 12345 } });
 
     expect(answer.status).toBe(200);
     expect(px.calls()[0]).toBe('PUT /users/12345');
@@ -149,20 +161,20 @@ describe('bodies', () => {
   });
 
   it('answers 413 to a body over 512 KiB', async () => {
-    const answer = await post({ body: { ...identify, traits: { blob: 'x'.repeat(512 * 1024) } } });
+    const answer = await post({ body: { ...identifyEvent(), traits: { blob: 'x'.repeat(512 * 1024) } } });
 
     expect(answer.status).toBe(413);
     expect(answer.body.error.code).toBe('payload_too_large');
   });
 
   it('answers 413 to a base64 body whose decoded size is over 512 KiB', async () => {
-    const answer = await post({ body: { ...identify, traits: { blob: 'y'.repeat(520 * 1024) } }, base64: true });
+    const answer = await post({ body: { ...identifyEvent(), traits: { blob: 'y'.repeat(520 * 1024) } }, base64: true });
 
     expect(answer.status).toBe(413);
   });
 
   it('answers 413 to more than 100 events', async () => {
-    const events = Array.from({ length: 101 }, (_, index) => ({ ...identify, messageId: `m${index}` }));
+    const events = Array.from({ length: 101 }, (_, index) => ({ ...identifyEvent(), messageId: `m${index}` }));
 
     const answer = await post({ body: events });
 
@@ -204,7 +216,7 @@ describe('validation', () => {
   });
 
   it('rejects a batch with one invalid event as a whole, naming its index, and sends nothing', async () => {
-    const answer = await post([identify, { type: 'track', userId: 'u1' }]);
+    const answer = await post([identifyEvent(), { type: 'track', userId: 'u1' }]);
 
     expect(answer.status).toBe(400);
     expect(answer.body.error.code).toBe('invalid_events');
@@ -231,7 +243,7 @@ describe('dry run', () => {
       DRY_RUN: 'true',
     });
 
-    const answer = await call(dry, httpApiEvent({ secret: null, body: identify }), lambdaContext());
+    const answer = await call(dry, httpApiEvent({ secret: null, body: identifyEvent() }), lambdaContext());
 
     expect(answer.status).toBe(200);
     expect(px.requests).toEqual([]);
@@ -251,7 +263,7 @@ describe('dry run', () => {
   it('runs dry when no PX_API_KEY is set (local development default)', async () => {
     const local = await loadHandler({ GAINSIGHT_PX_BASE_URL: px.baseUrl });
 
-    const answer = await call(local, httpApiEvent({ secret: null, body: identify }));
+    const answer = await call(local, httpApiEvent({ secret: null, body: identifyEvent() }));
 
     expect(answer.status).toBe(200);
     expect(answer.body.results[0].status).toBe('dry-run');
@@ -261,19 +273,38 @@ describe('dry run', () => {
   it('answers 503 when settings in PX_SETTINGS are invalid', async () => {
     const broken = await loadHandler({ PX_SETTINGS: '{"dataCenter": "MARS"}' });
 
-    const answer = await call(broken, httpApiEvent({ secret: null, body: identify }));
+    const answer = await call(broken, httpApiEvent({ secret: null, body: identifyEvent() }));
 
     expect(answer.status).toBe(503);
     expect(answer.body.error.code).toBe('configuration_error');
     expect(answer.body.error.message).toContain('dataCenter');
   });
 
-  it('answers 503 when the environment itself is invalid, without crashing at import', async () => {
-    const broken = await loadHandler({ DELIVERY_BUDGET_MS: 'soon' });
+  it('answers the generic 503 when the environment itself is invalid, without crashing at import, and logs the cause', async () => {
+    // An invalid environment leaves the relay without credentials to check, so the caller is
+    // not authenticated: it learns nothing (SPEC §1); the log names the variable.
+    const saved = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL, POWERTOOLS_DEV: process.env.POWERTOOLS_DEV };
+    const capture = captureOutput();
+    let answer: HttpAnswer;
+    try {
+      const broken = await loadHandler({ DELIVERY_BUDGET_MS: 'soon', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_DEV: 'false' });
 
-    const answer = await call(broken, httpApiEvent({ secret: null, body: identify }));
+      answer = await call(broken, httpApiEvent({ secret: null, body: identifyEvent() }));
+    } finally {
+      capture.restore();
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
 
     expect(answer.status).toBe(503);
-    expect(answer.body.error.message).toContain('DELIVERY_BUDGET_MS');
+    expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
+    expect(answer.text).not.toContain('DELIVERY_BUDGET_MS');
+    const failures = capture.entries().filter((entry) => entry.message === 'configuration could not be loaded');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 'ERROR', code: 'configuration_error', consecutiveFailures: 1 });
+    expect(String(failures[0]?.reason)).toContain('DELIVERY_BUDGET_MS');
+    expect(px.requests).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Capture, captureOutput, emittedMetrics } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
@@ -19,6 +20,16 @@ let px: FakeGainsight;
 let sqs: FakeSqs;
 let capture: Capture;
 let handler: Handler;
+
+/**
+ * How a log line names a user (SPEC §4): the first 16 hex digits of an HMAC-SHA256 whose key is
+ * derived from the API key, so that nobody outside the deployment can link a line to a user id.
+ */
+function keyedUserHash(userId: string, apiKey: string): string {
+  const logKey = createHmac('sha256', 'gainsight-px-relay/log-user-hash').update(apiKey, 'utf8').digest();
+  return createHmac('sha256', logKey).update(userId, 'utf8').digest('hex').slice(0, 16);
+}
+const plainHash = (userId: string): string => createHash('sha256').update(userId, 'utf8').digest('hex');
 
 const post = (body: unknown, secret: string | null = SECRET) => call(handler, httpApiEvent({ secret, body }));
 const eventLines = () => capture.entries().filter((entry) => /^event /.test(String(entry.message)));
@@ -77,11 +88,13 @@ describe('one log line per event outcome', () => {
         calls: 1,
         attempts: 1,
         latencyMs: expect.any(Number),
-        user: expect.stringMatching(/^[0-9a-f]{16}$/),
+        user: keyedUserHash('u1', px.apiKey),
         cold_start: expect.any(Boolean),
       }),
     ]);
-    expect(capture.texts.join('\n')).not.toContain('x@example.test');
+    const written = capture.texts.join('\n');
+    expect(written).not.toContain('x@example.test');
+    expect(written).not.toContain(plainHash('u1').slice(0, 16));
   });
 
   it('logs a skipped event', async () => {
@@ -244,6 +257,50 @@ describe('GET /health?deep=1', () => {
         checks: { configuration: { ok: false, code: 'configuration_error', message: expect.stringContaining('/relay/obs/product-key') } },
       });
       expect(px.requests).toEqual([]);
+    });
+
+    it('tells a caller without the secret nothing about a missing parameter', async () => {
+      ssm = await startFakeSsm({
+        parameters: {
+          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+          '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
+        },
+      });
+      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
+
+      const answer = await deep(null, withSsm);
+
+      // Authentication first (SPEC §1): configuration details are for authenticated callers only.
+      expect(answer.status).toBe(401);
+      expect(answer.body.error.code).toBe('unauthorized');
+      expect(answer.text).not.toContain('/relay/obs');
+      expect(answer.text).not.toContain('product-key');
+      expect(px.requests).toEqual([]);
+    });
+
+    it('answers every caller the generic 503 while the webhook secret cannot be loaded', async () => {
+      ssm = await startFakeSsm({
+        parameters: {
+          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+          '/relay/obs/product-key': { value: 'AP-OBS-1', type: 'String' },
+        },
+      });
+      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
+
+      const withSecret = await deep(SECRET, withSsm);
+      const withoutSecret = await deep(null, withSsm);
+
+      // Nobody can be authenticated, so nobody learns which parameter is missing (SPEC §1).
+      const generic = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
+      expect(withSecret.status).toBe(503);
+      expect(withSecret.body).toEqual(generic);
+      expect(withoutSecret.status).toBe(503);
+      expect(withoutSecret.body).toEqual(generic);
+      expect(px.requests).toEqual([]);
+      // The operator learns it from the log.
+      const failures = capture.entries().filter((entry) => entry.message === 'configuration could not be loaded');
+      expect(failures).toHaveLength(1);
+      expect(String(failures[0]?.reason)).toContain('/relay/obs/webhook-secret');
     });
   });
 });

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Capture, captureOutput } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
@@ -14,7 +14,8 @@ import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, lambdaCo
  * failure, SSM failures, DRY_RUN, a parked event, an unexpected error. Neither the API key nor
  * a webhook secret may appear in any log line, answer body or header; Gainsight's error text is
  * passed back truncated and without HTML; event log lines carry messageId, type, outcome and a
- * 16-hex-digit user hash, never the user id, traits or properties.
+ * 16-hex-digit keyed user hash (HMAC, SPEC §4), never the user id, its plain hash, traits or
+ * properties.
  *
  * The logger runs at DEBUG (POWERTOOLS_LOG_LEVEL) and outside dev mode (POWERTOOLS_DEV=false),
  * as in Lambda, so that nothing is silenced and lines go to process.stdout as JSON.
@@ -35,7 +36,17 @@ const TRAIT_EMAIL = 'email-SENTINEL-55aa@example.test';
 const TRAIT_PLAN = 'plan-SENTINEL-66bb';
 const PROPERTY_VALUE = 'property-SENTINEL-77cc';
 const PERSONAL = [USER_ID, GROUP_ID, TRAIT_EMAIL, TRAIT_PLAN, PROPERTY_VALUE];
-const USER_HASH = createHash('sha256').update(USER_ID, 'utf8').digest('hex').slice(0, 16);
+/**
+ * How logs name the user (SPEC §4): an HMAC whose key stays inside the deployment, derived from
+ * the API key, never the raw id or its plain hash (which anyone holding a user id can compute).
+ */
+const LOG_KEY = createHmac('sha256', 'gainsight-px-relay/log-user-hash').update(API_KEY, 'utf8').digest();
+const USER_HASH = createHmac('sha256', LOG_KEY).update(USER_ID, 'utf8').digest('hex').slice(0, 16);
+/** The plain SHA-256 of the user id, as logs used to carry it: never logged. */
+const PLAIN_USER_HASH = createHash('sha256').update(USER_ID, 'utf8').digest('hex');
+
+/** What every caller gets while the secrets cannot be loaded (SPEC §1): it names nothing. */
+const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 const LOGGER_ENV = { POWERTOOLS_LOG_LEVEL: 'DEBUG', POWERTOOLS_DEV: 'false' };
 const savedEnv = {
@@ -74,6 +85,8 @@ function expectNoPersonalDataLogged(values: readonly string[] = PERSONAL): void 
     const leaks = output.filter((text) => text.includes(value));
     expect(leaks, `logged ${value}`).toEqual([]);
   }
+  const plainHashes = output.filter((text) => text.includes(PLAIN_USER_HASH.slice(0, 16)));
+  expect(plainHashes, 'logged the plain SHA-256 of the user id').toEqual([]);
 }
 
 /** Each event line has messageId, type, outcome and the user hash; nothing else identifies the user. */
@@ -346,7 +359,7 @@ describe('SSM configuration failures', () => {
     expectCleanAnswer(answer);
   });
 
-  it.each(['api-key', 'product-key', 'webhook-secret'])('answers 503 naming a missing %s parameter, never a value', async (name) => {
+  it.each(['api-key', 'product-key'])('answers an authenticated caller 503 naming a missing %s parameter, never a value', async (name) => {
     ssm.deleteParameter(`${PREFIX}/${name}`);
     const handler = await ssmRelay();
 
@@ -359,6 +372,24 @@ describe('SSM configuration failures', () => {
     expect(px.requests).toEqual([]);
   });
 
+  it('answers every caller the generic 503 while the webhook-secret parameter is missing, naming it only in the log', async () => {
+    // Authentication comes first (SPEC §1): without the secrets nobody can be authenticated, so
+    // the answer names no parameter, whatever the caller presents.
+    ssm.deleteParameter(`${PREFIX}/webhook-secret`);
+    const handler = await ssmRelay();
+
+    const answer = await post(handler, identify());
+
+    expect(answer.status).toBe(503);
+    expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
+    expect(answer.text).not.toContain(PREFIX);
+    expectCleanAnswer(answer);
+    expect(px.requests).toEqual([]);
+    const failures = logEntries().filter((entry) => entry.message === 'configuration could not be loaded');
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0]?.reason)).toContain(`${PREFIX}/webhook-secret`);
+  });
+
   it('answers 503 when SSM answers 500, logging no secret', async () => {
     ssm.script({ status: 500, times: 5 });
     const handler = await ssmRelay();
@@ -366,7 +397,7 @@ describe('SSM configuration failures', () => {
     const answer = await post(handler, identify());
 
     expect(answer.status).toBe(503);
-    expect(answer.body.error.code).toBe('ssm_unavailable');
+    expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
     expectCleanAnswer(answer);
   });
 
@@ -554,5 +585,6 @@ describe('the whole file', () => {
   it('wrote no secret anywhere, in any test', () => {
     expect(allOutput.length).toBeGreaterThan(0);
     for (const text of allOutput) expectNoSecretsIn('log output', text);
+    expect(allOutput.filter((text) => text.includes(PLAIN_USER_HASH.slice(0, 16))), 'the plain SHA-256 of the user id').toEqual([]);
   });
 });

@@ -1,7 +1,10 @@
+import { Buffer } from 'node:buffer';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Capture, captureOutput } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
-import { type Handler, awsTestEnv, call, httpApiEvent, lambdaContext, loadHandler, scheduledEvent } from '../support/lambda.ts';
+import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, lambdaContext, loadHandler, scheduledEvent } from '../support/lambda.ts';
 
 /**
  * Secrets and settings from SSM Parameter Store, through the real AWS SDK against a loopback
@@ -11,6 +14,14 @@ import { type Handler, awsTestEnv, call, httpApiEvent, lambdaContext, loadHandle
 const PREFIX = '/gainsight-px-relay/test';
 const SECRET = 'ssm-webhook-secret';
 const identify = { type: 'identify', messageId: 'm1', userId: 'u1', traits: { email: 'u1@example.test' } };
+/** Every parameter the relay reads, in the order of its one GetParameters call. */
+const NAMES = ['api-key', 'product-key', 'webhook-secret', 'write-keys', 'settings'].map((name) => `${PREFIX}/${name}`);
+/** What every caller gets while the secrets cannot be loaded (SPEC §1): it names nothing. */
+const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
+/** Past the first backoff after a failed load: 1 s plus up to 20 % jitter (SPEC §1). */
+const PAST_FIRST_BACKOFF_MS = 1250;
+/** Logs at INFO as JSON on stdout, as in Lambda, for the tests that read them. */
+const LOG_ENV = { POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_DEV: 'false' };
 
 let px: FakeGainsight;
 let ssm: FakeSsm;
@@ -27,6 +38,19 @@ async function relay(extraEnv: Record<string, string> = {}): Promise<Handler> {
 const post = (handler: Handler, secret: string | null = SECRET) =>
   call(handler, httpApiEvent({ secret, body: identify }));
 
+/** Callers without a valid credential for POST /events (which accepts Bearer only). */
+const unauthenticated: ((handler: Handler) => Promise<HttpAnswer>)[] = [
+  (handler) => post(handler, null),
+  (handler) => post(handler, 'not-a-secret'),
+  (handler) =>
+    call(handler, httpApiEvent({ secret: null, headers: { authorization: `Basic ${Buffer.from(`${SECRET}:`).toString('base64')}` }, body: identify })),
+];
+/** Those, and a caller with the webhook secret. */
+const mixed = [...unauthenticated, (handler: Handler) => post(handler, SECRET)];
+
+/** The relay's 'configuration could not be loaded' lines: one per failed load. */
+const failedLoads = (capture: Capture) => capture.entries().filter((entry) => entry.message === 'configuration could not be loaded');
+
 beforeAll(async () => {
   px = await startFakeGainsight();
 });
@@ -41,10 +65,18 @@ beforeEach(async () => {
     },
   });
 });
-afterEach(() => ssm.close());
+const savedLogEnv = Object.fromEntries(Object.keys(LOG_ENV).map((name) => [name, process.env[name]]));
+afterEach(async () => {
+  await ssm.close();
+  // loadHandler leaves the logger's variables set: the next handler must start from the defaults.
+  for (const [name, value] of Object.entries(savedLogEnv)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
 
 describe('loading', () => {
-  it('reads all four parameters in one decrypting GetParameters call and delivers with them', async () => {
+  it('reads all five parameters in one decrypting GetParameters call and delivers with them', async () => {
     const handler = await relay();
 
     const answer = await post(handler);
@@ -52,10 +84,7 @@ describe('loading', () => {
     expect(answer.status).toBe(200);
     expect(ssm.calls).toHaveLength(1);
     expect(ssm.calls[0]?.target).toBe('AmazonSSM.GetParameters');
-    expect(ssm.calls[0]?.body).toEqual({
-      Names: [`${PREFIX}/api-key`, `${PREFIX}/product-key`, `${PREFIX}/webhook-secret`, `${PREFIX}/settings`],
-      WithDecryption: true,
-    });
+    expect(ssm.calls[0]?.body).toEqual({ Names: NAMES, WithDecryption: true });
     expect(px.requests[0]?.headers['x-aptrinsic-api-key']).toBe(px.apiKey);
     expect(px.requests[1]?.body).toMatchObject({ propertyKeys: ['AP-SSM-1'] });
   });
@@ -102,6 +131,18 @@ describe('caching', () => {
     expect(ssm.calls).toHaveLength(1);
   });
 
+  it('asks SSM once for 20 unauthenticated requests, answering each 401', async () => {
+    const handler = await relay();
+
+    const answers = [];
+    for (let index = 0; index < 20; index += 1) answers.push(await unauthenticated[index % unauthenticated.length]!(handler));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(401));
+    expect(answers.map((answer) => answer.body.error.code)).toEqual(Array(20).fill('unauthorized'));
+    expect(ssm.calls.map((recorded) => recorded.target)).toEqual(['AmazonSSM.GetParameters']);
+    expect(px.requests).toEqual([]);
+  });
+
   it('remembers that the optional settings parameter is absent instead of asking again', async () => {
     const handler = await relay();
 
@@ -144,7 +185,7 @@ describe('caching', () => {
 });
 
 describe('failures answer 503 and never crash', () => {
-  it('fails closed with 503 naming a missing secret parameter, and sends nothing', async () => {
+  it('fails closed with 503 naming a missing secret parameter to an authenticated caller, and sends nothing', async () => {
     ssm.deleteParameter(`${PREFIX}/api-key`);
     const handler = await relay();
 
@@ -156,29 +197,156 @@ describe('failures answer 503 and never crash', () => {
     expect(px.requests).toEqual([]);
   });
 
-  it('recovers on the next request once the missing parameter exists', async () => {
+  it.each([
+    ['the api-key parameter is missing', () => ssm.deleteParameter(`${PREFIX}/api-key`), ['api-key']],
+    ['the settings are invalid', () => ssm.setParameter(`${PREFIX}/settings`, '{"userAttributeMap": 42}'), ['settings', 'userAttributeMap']],
+  ])('tells a caller without a valid secret nothing when %s: 401', async (_name, breakIt, hidden) => {
+    breakIt();
+    const handler = await relay();
+
+    const withoutSecret = await post(handler, null);
+    const wrongSecret = await post(handler, 'not-a-secret');
+
+    expect(withoutSecret.status).toBe(401);
+    expect(wrongSecret.status).toBe(401);
+    for (const answer of [withoutSecret, wrongSecret]) {
+      expect(answer.body.error.code).toBe('unauthorized');
+      expect(answer.text).not.toContain(PREFIX);
+      for (const word of hidden) expect(answer.text).not.toContain(word);
+    }
+    expect(ssm.calls).toHaveLength(1);
+    expect(px.requests).toEqual([]);
+  });
+
+  it('answers every caller the generic 503 while the webhook-secret parameter is missing', async () => {
+    ssm.deleteParameter(`${PREFIX}/webhook-secret`);
+    const handler = await relay();
+
+    const withSecret = await post(handler);
+    const withoutSecret = await post(handler, null);
+
+    expect(withSecret.status).toBe(503);
+    expect(withSecret.body).toEqual(GENERIC_UNAVAILABLE);
+    expect(withoutSecret.status).toBe(503);
+    expect(withoutSecret.body).toEqual(GENERIC_UNAVAILABLE);
+    expect(px.requests).toEqual([]);
+  });
+
+  it('recovers once the missing parameter exists and the backoff after the failed load has passed', async () => {
     ssm.deleteParameter(`${PREFIX}/webhook-secret`);
     const handler = await relay();
     expect((await post(handler)).status).toBe(503);
 
     ssm.setParameter(`${PREFIX}/webhook-secret`, SECRET, 'SecureString');
+    const withinBackoff = await post(handler);
+    await sleep(PAST_FIRST_BACKOFF_MS);
+    const afterBackoff = await post(handler);
 
-    expect((await post(handler)).status).toBe(200);
+    expect(withinBackoff.status).toBe(503);
+    expect(withinBackoff.body).toEqual(GENERIC_UNAVAILABLE);
+    expect(afterBackoff.status).toBe(200);
+    expect(ssm.calls).toHaveLength(2);
   });
 
-  it('answers 503 when SSM answers an error, then recovers', async () => {
-    ssm.script({ status: 500, times: 2 });
+  it('answers the generic 503 when SSM answers an error, then recovers after the backoff', async () => {
+    ssm.script({ status: 500, times: 2 }); // one load: the SDK's attempt and its one retry
     const handler = await relay();
 
     const failed = await post(handler);
+    await sleep(PAST_FIRST_BACKOFF_MS);
     const recovered = await post(handler);
 
     expect(failed.status).toBe(503);
-    expect(failed.body.error.code).toBe('ssm_unavailable');
+    expect(failed.body).toEqual(GENERIC_UNAVAILABLE);
     expect(recovered.status).toBe(200);
   });
 
-  it('answers 503 quickly when SSM hangs', async () => {
+  it('reads SSM once per backoff window while it fails, whoever calls and however often', async () => {
+    ssm.script({ status: 500, times: 1000 });
+    const capture = captureOutput();
+    try {
+      const handler = await relay(LOG_ENV);
+
+      // Act: 40 requests, authenticated or not, spread over most of the first second.
+      const first = await post(handler, null); // an unauthenticated caller triggers the load
+      const firstAnsweredAt = Date.now();
+      const answers = [first];
+      for (let index = 1; index < 40; index += 1) {
+        await sleep(15);
+        answers.push(await mixed[index % mixed.length]!(handler));
+      }
+      const windowEndedAt = Date.now();
+      const callsInFirstWindow = ssm.calls.length;
+      const loadsInFirstWindow = failedLoads(capture).length;
+
+      await sleep(Math.max(0, firstAnsweredAt + PAST_FIRST_BACKOFF_MS - Date.now()));
+      for (let index = 0; index < 8; index += 1) answers.push(await mixed[index % mixed.length]!(handler));
+
+      // Assess: the test ran inside the first backoff window, or it proves nothing.
+      expect(windowEndedAt - firstAnsweredAt).toBeLessThan(1000);
+      expect(answers.map((answer) => answer.status)).toEqual(Array(48).fill(503));
+      for (const answer of answers) expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
+      // One load in the first second: at most the SDK's attempt and its one retry.
+      expect(loadsInFirstWindow).toBe(1);
+      expect(callsInFirstWindow).toBeGreaterThanOrEqual(1);
+      expect(callsInFirstWindow).toBeLessThanOrEqual(2);
+      // Past the backoff, exactly one more load, which doubles the next wait.
+      const loads = failedLoads(capture);
+      expect(loads.map((line) => line.consecutiveFailures)).toEqual([1, 2]);
+      expect(loads[0]?.nextAttemptInMs).toBeGreaterThanOrEqual(1000);
+      expect(loads[0]?.nextAttemptInMs).toBeLessThanOrEqual(1200);
+      expect(loads[1]?.nextAttemptInMs).toBeGreaterThanOrEqual(2000);
+      expect(loads[1]?.nextAttemptInMs).toBeLessThanOrEqual(2400);
+      expect(ssm.calls.length - callsInFirstWindow).toBeGreaterThanOrEqual(1);
+      expect(ssm.calls.length - callsInFirstWindow).toBeLessThanOrEqual(2);
+      expect(ssm.calls.every((recorded) => recorded.target === 'AmazonSSM.GetParameters' && recorded.status === 500)).toBe(true);
+      expect(px.requests).toEqual([]);
+    } finally {
+      capture.restore();
+    }
+  });
+
+  it('logs why a load failed — error name, HTTP status, parameter names — and never a value', async () => {
+    ssm.script({ status: 500, times: 2 });
+    const capture = captureOutput();
+    let written: string;
+    try {
+      const handler = await relay(LOG_ENV);
+
+      await post(handler);
+      written = capture.texts.join('\n');
+    } finally {
+      capture.restore();
+    }
+
+    const [line, ...more] = failedLoads(capture);
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ level: 'ERROR', code: 'ssm_unavailable', cause: { name: 'InternalServerError', httpStatus: 500 }, consecutiveFailures: 1 });
+    for (const name of NAMES) expect(String(line?.reason)).toContain(name);
+    for (const value of [px.apiKey, 'AP-SSM-1', SECRET, 'older-secret']) expect(written).not.toContain(value);
+  });
+
+  it('logs a load that read the values but misses a parameter naming it, and quoting none of the values read', async () => {
+    ssm.deleteParameter(`${PREFIX}/product-key`);
+    const capture = captureOutput();
+    let written: string;
+    try {
+      const handler = await relay(LOG_ENV);
+
+      await post(handler);
+      written = capture.texts.join('\n');
+    } finally {
+      capture.restore();
+    }
+
+    const [line, ...more] = failedLoads(capture);
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ level: 'ERROR', code: 'configuration_error', consecutiveFailures: 1 });
+    expect(String(line?.reason)).toContain(`${PREFIX}/product-key`);
+    for (const value of [px.apiKey, SECRET, 'older-secret']) expect(written).not.toContain(value);
+  });
+
+  it('answers the generic 503 quickly when SSM hangs', async () => {
     ssm.script({ hang: true, times: 5 });
     const handler = await relay();
     const started = Date.now();
@@ -186,20 +354,21 @@ describe('failures answer 503 and never crash', () => {
     const answer = await post(handler);
 
     expect(answer.status).toBe(503);
+    expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
-  it('answers 503 when SSM is unreachable', async () => {
+  it('answers the generic 503 when SSM is unreachable', async () => {
     await ssm.close();
     const handler = await relay();
 
     const answer = await post(handler);
 
     expect(answer.status).toBe(503);
-    expect(answer.body.error.code).toBe('ssm_unavailable');
+    expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
   });
 
-  it('answers 503 with the reason when the settings parameter is invalid', async () => {
+  it('answers an authenticated caller 503 with the reason when the settings parameter is invalid', async () => {
     ssm.setParameter(`${PREFIX}/settings`, '{"userAttributeMap": 42}');
     const handler = await relay();
 

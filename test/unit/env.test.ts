@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readEnv } from '../../src/config/env.ts';
+import { isDeployed, readEnv } from '../../src/config/env.ts';
 import { ConfigurationError } from '../../src/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -35,11 +35,14 @@ describe('readEnv: defaults', () => {
     expect(env.PX_API_KEY).toBeUndefined();
     expect(env.PX_PRODUCT_KEY).toBeUndefined();
     expect(env.WEBHOOK_SECRET).toBeUndefined();
+    expect(env.WRITE_KEYS).toBeUndefined();
     expect(env.PX_SETTINGS).toBeUndefined();
     expect(env.GAINSIGHT_PX_BASE_URL).toBeUndefined();
     expect(env.DRY_RUN).toBeUndefined();
     expect(env.DEAD_LETTER_QUEUE_URL).toBeUndefined();
     expect(env.FAILED_QUEUE_URL).toBeUndefined();
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe(false);
+    expect(env.IS_OFFLINE).toBe(false);
   });
 
   it('ignores variables it does not know', () => {
@@ -57,6 +60,7 @@ describe('readEnv: empty strings count as unset', () => {
     'PX_API_KEY',
     'PX_PRODUCT_KEY',
     'WEBHOOK_SECRET',
+    'WRITE_KEYS',
     'PX_SETTINGS',
     'GAINSIGHT_PX_BASE_URL',
     'DRY_RUN',
@@ -137,8 +141,8 @@ describe('readEnv: DRY_RUN', () => {
 });
 
 describe('readEnv: URLs', () => {
-  it.each(['http://127.0.0.1:4010/v1', 'https://api-eu.aptrinsic.com/v1'])(
-    'accepts GAINSIGHT_PX_BASE_URL %s',
+  it.each(['http://127.0.0.1:4010/v1', 'https://api-eu.aptrinsic.com/v1', 'http://api.aptrinsic.com/v1', 'not a url'])(
+    'takes GAINSIGHT_PX_BASE_URL %j as it is: the configuration checks it, for authenticated callers only',
     (url) => {
       // Act
       const env = readEnv({ GAINSIGHT_PX_BASE_URL: url });
@@ -147,15 +151,19 @@ describe('readEnv: URLs', () => {
     },
   );
 
-  it.each(['ftp://example.com/v1', 'api.aptrinsic.com/v1', 'http://', 'https://exa mple.com'])(
-    'rejects GAINSIGHT_PX_BASE_URL %j, naming the variable',
-    (url) => {
-      // Act
-      const error = configurationErrorOf({ GAINSIGHT_PX_BASE_URL: url });
-      // Assess
-      expect(error.message).toContain('GAINSIGHT_PX_BASE_URL');
-    },
-  );
+  it('trims GAINSIGHT_PX_BASE_URL', () => {
+    // Act
+    const env = readEnv({ GAINSIGHT_PX_BASE_URL: ' https://api-eu.aptrinsic.com/v1 ' });
+    // Assess
+    expect(env.GAINSIGHT_PX_BASE_URL).toBe('https://api-eu.aptrinsic.com/v1');
+  });
+
+  it.each(['DEAD_LETTER_QUEUE_URL', 'FAILED_QUEUE_URL'])('rejects a %s that is not an http(s) URL, naming the variable', (name) => {
+    // Act
+    const error = configurationErrorOf({ [name]: 'sqs/queue-name' });
+    // Assess
+    expect(error.message).toContain(name);
+  });
 
   it('accepts an SQS queue URL for DEAD_LETTER_QUEUE_URL', () => {
     // Prepare
@@ -204,7 +212,7 @@ describe('readEnv: errors', () => {
       PX_API_KEY: API_KEY_VALUE,
       WEBHOOK_SECRET: SECRET_VALUE,
       DRY_RUN: 'maybe',
-      GAINSIGHT_PX_BASE_URL: 'nope',
+      DEAD_LETTER_QUEUE_URL: 'nope',
     });
     // Assess
     const visible = `${error.message} ${JSON.stringify(error.details ?? null)}`;
@@ -214,8 +222,55 @@ describe('readEnv: errors', () => {
 
   it('does not echo an invalid value', () => {
     // Act
-    const error = configurationErrorOf({ GAINSIGHT_PX_BASE_URL: 'gopher://internal-host-ABC' });
+    const error = configurationErrorOf({ FAILED_QUEUE_URL: 'gopher://internal-host-ABC' });
     // Assess
     expect(error.message).not.toContain('internal-host-ABC');
+  });
+});
+
+describe('readEnv: WRITE_KEYS', () => {
+  it('keeps the write keys as given, trimmed: the configuration splits them', () => {
+    // Act
+    const env = readEnv({ WRITE_KEYS: ' key-one, key-two ' });
+    // Assess
+    expect(env.WRITE_KEYS).toBe('key-one, key-two');
+  });
+});
+
+describe('readEnv: where the function runs', () => {
+  it.each([
+    ['AWS_LAMBDA_FUNCTION_NAME', 'gainsight-px-relay-prod-relay'],
+    ['IS_OFFLINE', 'true'],
+  ])('reads a set %s as true', (name, value) => {
+    // Act
+    const env = readEnv({ [name]: value }) as Record<string, unknown>;
+    // Assess
+    expect(env[name]).toBe(true);
+  });
+
+  it.each([
+    ['AWS_LAMBDA_FUNCTION_NAME', ''],
+    ['AWS_LAMBDA_FUNCTION_NAME', '  '],
+    ['IS_OFFLINE', ''],
+  ])('reads %s=%j as unset', (name, value) => {
+    // Act
+    const env = readEnv({ [name]: value }) as Record<string, unknown>;
+    // Assess
+    expect(env[name]).toBe(false);
+  });
+});
+
+describe('isDeployed', () => {
+  it.each([
+    ['in AWS Lambda', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay' }, true],
+    ['under serverless-offline', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-local-relay', IS_OFFLINE: 'true' }, false],
+    ['with IS_OFFLINE alone', { IS_OFFLINE: 'true' }, false],
+    ['in tests and the CLI (neither set)', {}, false],
+    ['with a blank function name', { AWS_LAMBDA_FUNCTION_NAME: ' ' }, false],
+  ])('tells %s: deployed %s', (_label, source: Env, expected) => {
+    // Act
+    const deployed = isDeployed(readEnv(source));
+    // Assess
+    expect(deployed).toBe(expected);
   });
 });

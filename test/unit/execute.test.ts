@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../src/delivery/plan.ts';
 import { type Progress, type Send, executeSteps } from '../../src/delivery/execute.ts';
-import { RateLimitedError, UnavailableError, UpstreamRejectedError } from '../../src/errors.ts';
+import { KeyRefusedError, RateLimitedError, UnavailableError, UpstreamRejectedError } from '../../src/errors.ts';
 import type { GainsightResponse } from '../../src/gainsight/client.ts';
 import type { GainsightRequest } from '../../src/gainsight/types.ts';
 
@@ -119,8 +119,10 @@ describe('executeSteps: upsert', () => {
 
   it.each([
     [400, UpstreamRejectedError],
-    [401, UnavailableError],
+    [401, KeyRefusedError],
+    [403, KeyRefusedError],
     [429, RateLimitedError],
+    [302, UnavailableError],
   ])('does not POST when the PUT answers %s', async (status, type) => {
     // Prepare
     const { send, calls } = scriptedSend(status);
@@ -143,6 +145,28 @@ describe('executeSteps: upsert', () => {
     // Assess
     expect(calls).toEqual(['PUT /users/user-1', 'POST /users']);
     expect(error).toBeInstanceOf(type);
+  });
+
+  it('reports a redirect of the PUT as gainsight_redirect, without following it', async () => {
+    // Prepare
+    const { send, calls } = scriptedSend(301);
+    // Act
+    const error = await errorOf([upsertUser], send);
+    // Assess
+    expect(calls).toEqual(['PUT /users/user-1']);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).code).toBe('gainsight_redirect');
+    expect((error as UnavailableError).retryable).toBe(true);
+  });
+
+  it("reports a refused key on the repeated PUT as such, not the POST's 400", async () => {
+    // Prepare
+    const { send, calls } = scriptedSend(404, 400, 401);
+    // Act
+    const error = await errorOf([upsertUser], send);
+    // Assess
+    expect(calls).toEqual(['PUT /users/user-1', 'POST /users', 'PUT /users/user-1']);
+    expect(error).toBeInstanceOf(KeyRefusedError);
   });
 });
 

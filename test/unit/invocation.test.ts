@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MethodNotAllowedError, RouteNotFoundError } from '../../src/errors.ts';
 import { UnknownInvocationError, classifyInvocation } from '../../src/http/invocation.ts';
+import { ROUTES } from '../../src/http/routes.ts';
 
 type Overrides = Record<string, unknown>;
 
@@ -71,7 +72,7 @@ describe('classifyInvocation: HTTP API payload 2.0', () => {
     // Assess
     expect(invocation).toEqual({
       kind: 'http',
-      route: 'events',
+      route: ROUTES.get('/events'),
       http: {
         method: 'POST',
         path: '/events',
@@ -87,7 +88,7 @@ describe('classifyInvocation: HTTP API payload 2.0', () => {
     // Act
     const invocation = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'health', http: { method: 'GET', body: undefined } });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'health' }, http: { method: 'GET', body: undefined } });
   });
 
   it('passes the base64 flag on', () => {
@@ -101,14 +102,14 @@ describe('classifyInvocation: HTTP API payload 2.0', () => {
     // Act
     const invocation = classifyInvocation(makeHttpApiEvent('POST', '/events', { rawPath: undefined }));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'events' });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'events' } });
   });
 
   it('strips a named stage prefix', () => {
     // Act
     const invocation = classifyInvocation(makeHttpApiEvent('POST', '/prod/events', {}, 'prod'));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'events', http: { path: '/events' } });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'events' }, http: { path: '/events' } });
   });
 
   it('matches the method whatever its case', () => {
@@ -126,7 +127,7 @@ describe('classifyInvocation: REST API v1 proxy', () => {
     // Assess
     expect(invocation).toEqual({
       kind: 'http',
-      route: 'events',
+      route: ROUTES.get('/events'),
       http: {
         method: 'POST',
         path: '/events',
@@ -144,8 +145,8 @@ describe('classifyInvocation: REST API v1 proxy', () => {
     const rest = classifyInvocation({ ...makeRestApiEvent('GET', '/health'), queryStringParameters: { deep: 'true' } });
     const shallow = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
     // Assess
-    expect(httpApi).toMatchObject({ route: 'health', deep: true, http: { query: { deep: '1', x: 'y' } } });
-    expect(rest).toMatchObject({ route: 'health', deep: true });
+    expect(httpApi).toMatchObject({ route: { name: 'health' }, deep: true, http: { query: { deep: '1', x: 'y' } } });
+    expect(rest).toMatchObject({ route: { name: 'health' }, deep: true });
     expect(shallow).not.toHaveProperty('deep');
   });
 
@@ -153,7 +154,7 @@ describe('classifyInvocation: REST API v1 proxy', () => {
     // Act
     const invocation = classifyInvocation(makeRestApiEvent('GET', '/dev/health', {}, 'dev'));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'health', http: { path: '/health' } });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'health' }, http: { path: '/health' } });
   });
 
   it('reads a null body as no body', () => {
@@ -177,14 +178,14 @@ describe('classifyInvocation: paths', () => {
     // Act
     const invocation = classifyInvocation(makeHttpApiEvent('POST', path));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'events', http: { path: '/events' } });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'events' }, http: { path: '/events' } });
   });
 
   it('ignores a trailing slash after a stage prefix', () => {
     // Act
     const invocation = classifyInvocation(makeRestApiEvent('GET', '/prod/health/', {}, 'prod'));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: 'health' });
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'health' } });
   });
 
   it.each([
@@ -206,6 +207,61 @@ describe('classifyInvocation: paths', () => {
     const error = errorOf(makeRestApiEvent('POST', '/staging/events', {}, 'prod'));
     // Assess
     expect(error).toBeInstanceOf(RouteNotFoundError);
+  });
+});
+
+describe('classifyInvocation: route policies', () => {
+  it('opens POST /events with the webhook secret, refusing a request with an invalid event and parking with 202', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('POST', '/events'));
+    // Assess
+    expect(invocation).toMatchObject({
+      kind: 'http',
+      route: {
+        name: 'events',
+        credentials: 'webhook-secret',
+        body: { kind: 'events' },
+        invalidEvents: 'reject-request',
+        parkedStatus: 202,
+        skewCorrected: false,
+      },
+    });
+  });
+
+  it('opens GET /health without a body to read', () => {
+    // Act
+    const invocation = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
+    // Assess
+    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'health', credentials: 'webhook-secret', body: { kind: 'none' } } });
+  });
+
+  it.each(['batch', 'identify', 'track', 'group', 'page', 'screen', 'alias'])(
+    'opens POST /v1/%s with a write key, rejecting invalid events one by one and parking with 200',
+    (call) => {
+      // Act
+      const invocation = classifyInvocation(makeHttpApiEvent('POST', `/v1/${call}`));
+      // Assess
+      expect(invocation).toMatchObject({
+        kind: 'http',
+        http: { path: `/v1/${call}` },
+        route: {
+          name: 'tracking',
+          credentials: 'write-key',
+          body: { kind: 'tracking', call },
+          invalidEvents: 'reject-event',
+          parkedStatus: 200,
+          skewCorrected: true,
+        },
+      });
+    },
+  );
+
+  it('answers 405 to GET on a tracking-API path', () => {
+    // Act
+    const error = errorOf(makeHttpApiEvent('GET', '/v1/batch'));
+    // Assess
+    expect(error).toBeInstanceOf(MethodNotAllowedError);
+    expect((error as MethodNotAllowedError).allow).toEqual(['POST']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type ParsedSettings, parseSettings } from '../../src/config/settings.ts';
 import { ConfigurationError } from '../../src/errors.ts';
-import { PEER_CASES_PATH, loadPeerCases } from '../support/peer-cases.ts';
+import { PEER_CASES_PATH, loadPeerCases, peerCasesMissing } from '../support/peer-cases.ts';
 
 /** A RudderStack Gainsight PX destination config, as its dashboard saves it (overridable). */
 const makeRudderConfig = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -108,7 +108,11 @@ const peerConfigs = [...new Map((peerCases ?? []).map((peer) => [JSON.stringify(
 const filledRows = (rows: unknown): [string, string][] =>
   ((rows ?? []) as { from: string; to: string }[]).filter((row) => row.from.trim() !== '').map((row) => [row.from, row.to]);
 
-describe.runIf(peerCases !== undefined)(`parseSettings: every destination config of ${PEER_CASES_PATH}`, () => {
+const PEER_SUITE = `parseSettings: every destination config of ${PEER_CASES_PATH}`;
+
+if (peerCases === undefined) peerCasesMissing(PEER_SUITE);
+
+describe.runIf(peerCases !== undefined)(PEER_SUITE, () => {
   it.each(peerConfigs.map((peer) => [peer.name, peer] as const))('accepts the config of %s as-is', (_name, peer) => {
     // Prepare
     const config = peer.destinationConfig;

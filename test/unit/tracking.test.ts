@@ -1,8 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { RecentIds } from '../../src/delivery/dedupe.ts';
-import { basicWriteKey } from '../../src/http/auth.ts';
-import { MAX_BODY_BYTES, readJsonBody } from '../../src/http/body.ts';
+import { basicWriteKey } from '../../src/http/authenticate.ts';
+import { MAX_BODY_BYTES, readJsonBody } from '../../src/http/decode.ts';
 import { deriveTimestamp, normaliseTracking } from '../../src/http/tracking.ts';
 
 const ARRIVAL = Date.parse('2026-11-28T12:00:00.000Z');
@@ -67,6 +66,15 @@ describe('normaliseTracking', () => {
     expect(normaliseTracking(body, 'batch', ARRIVAL).events[0]).toMatchObject({ timestamp: '2026-11-28T12:00:00.000Z' });
   });
 
+  it('derives no timestamp without a receivedAt (a route that does not correct skew)', () => {
+    const body = { batch: [{ type: 'track', event: 'E', originalTimestamp: '2026-11-28T10:00:00.000Z' }], sentAt: '2026-11-28T10:00:05.000Z' };
+
+    expect(normaliseTracking(body, 'batch', undefined).events).toEqual([
+      { type: 'track', event: 'E', originalTimestamp: '2026-11-28T10:00:00.000Z' },
+    ]);
+    expect(normaliseTracking({ userId: 'u' }, 'identify', undefined).events).toEqual([{ userId: 'u', type: 'identify' }]);
+  });
+
   it('refuses a batch route body without a batch array, and a single call that is not an object', () => {
     expect(() => normaliseTracking({ events: [] }, 'batch', ARRIVAL)).toThrow(expect.objectContaining({ statusCode: 400, code: 'invalid_body' }));
     expect(() => normaliseTracking([{ type: 'track' }], 'track', ARRIVAL)).toThrow(expect.objectContaining({ statusCode: 400 }));
@@ -125,26 +133,5 @@ describe('readJsonBody with gzip', () => {
 
   it('reads JSON whatever the content type, and a plain body with identity encoding', () => {
     expect(readJsonBody('{"a":1}', false, 'identity')).toEqual({ a: 1 });
-  });
-});
-
-describe('RecentIds', () => {
-  it('remembers ids for their time to live', () => {
-    const ids = new RecentIds(10, 1000);
-    ids.add('m1', 0);
-
-    expect(ids.has('m1', 999)).toBe(true);
-    expect(ids.has('m1', 1000)).toBe(false);
-    expect(ids.has('m2', 0)).toBe(false);
-  });
-
-  it('forgets the oldest ids beyond its size', () => {
-    const ids = new RecentIds(2, 60_000);
-    ids.add('a', 0);
-    ids.add('b', 1);
-    ids.add('c', 2);
-
-    expect([ids.has('a', 3), ids.has('b', 3), ids.has('c', 3)]).toEqual([false, true, true]);
-    expect(ids.size).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerToken, matchesSecret } from '../../src/http/auth.ts';
+import { bearerToken, matchesSecret } from '../../src/http/authenticate.ts';
 
 const SECRET = 'S3cret-Token-abc';
 

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import type { MiddlewareObj } from '@middy/core';
-import { PayloadTooLargeError, ValidationError } from '../errors.ts';
+import { AuthError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { isRecord } from '../events/common.ts';
 import { stateOf } from './state.ts';
 import { normaliseTracking } from './tracking.ts';
@@ -91,7 +91,11 @@ export function decodeEvents(body: string | undefined, isBase64Encoded: boolean,
   return events;
 }
 
-/** Middleware: decodes the body of `POST /events` and of the tracking API into raw events. */
+/**
+ * Middleware: decodes the body into raw events as the route's policy says. On the tracking API
+ * without an Authorization header the body is read only to find the write key, and until that key
+ * is verified any failure is answered 401: an unauthenticated caller learns nothing more.
+ */
 export function decodeBody(): MiddlewareObj {
   return {
     before: function decodeBodyBefore(request) {
@@ -99,13 +103,21 @@ export function decodeBody(): MiddlewareObj {
       const invocation = state.invocation;
       if (invocation?.kind !== 'http') return;
       const { body, isBase64Encoded, headers } = invocation.http;
-      if (invocation.route === 'events') {
-        state.rawEvents = decodeEvents(body, isBase64Encoded, headers['content-encoding']);
-      } else if (invocation.route === 'tracking' && invocation.call) {
-        const tracking = normaliseTracking(readJsonBody(body, isBase64Encoded, headers['content-encoding']), invocation.call, state.receivedAt);
-        checkCount(tracking.events);
-        state.rawEvents = tracking.events;
-        state.envelope = { writeKey: tracking.writeKey };
+      const shape = invocation.route.body;
+      try {
+        if (shape.kind === 'events') {
+          state.rawEvents = decodeEvents(body, isBase64Encoded, headers['content-encoding']);
+        } else if (shape.kind === 'tracking') {
+          const parsed = readJsonBody(body, isBase64Encoded, headers['content-encoding']);
+          const tracking = normaliseTracking(parsed, shape.call, invocation.route.skewCorrected ? state.receivedAt : undefined);
+          state.envelope = { writeKey: tracking.writeKey };
+          checkCount(tracking.events);
+          state.rawEvents = tracking.events;
+          state.sentEvents = tracking.sent;
+        }
+      } catch (error) {
+        if (state.writeKeyPending) throw new AuthError('Missing or unreadable write key: send Basic credentials, a Bearer secret or a writeKey field', { cause: error });
+        throw error;
       }
     },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PayloadTooLargeError, ValidationError } from '../../src/errors.ts';
-import { MAX_BODY_BYTES, MAX_EVENTS, decodeEvents } from '../../src/http/body.ts';
+import { MAX_BODY_BYTES, MAX_EVENTS, decodeEvents } from '../../src/http/decode.ts';
 
 const KIB_512 = 512 * 1024;
 

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import { AuthError } from '../errors.ts';
-import { stateOf } from './state.ts';
+import type { RoutePolicy } from './routes.ts';
+import { type RelayState, stateOf } from './state.ts';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
@@ -54,25 +55,41 @@ export function basicWriteKey(header: string | undefined): string | null | undef
   return decoded.slice(0, colon);
 }
 
+/** What opens the invocation's route, or undefined when it needs nothing. */
+interface Door {
+  kind: RoutePolicy['credentials'];
+  secrets: readonly string[];
+  authorization: string | undefined;
+}
+
+function doorOf(state: RelayState): Door | undefined {
+  const invocation = state.invocation;
+  const credentials = state.served?.credentials;
+  if (invocation?.kind !== 'http' || credentials === undefined) return undefined;
+  if (invocation.route.name === 'health' && !invocation.deep) return undefined;
+  const kind = invocation.route.credentials;
+  const secrets = kind === 'write-key' ? credentials.writeKeys : credentials.webhookSecrets;
+  // None configured: possible only with env configuration (local development), where the loader
+  // has logged that authentication is off.
+  return secrets.length === 0 ? undefined : { kind, secrets, authorization: invocation.http.headers.authorization };
+}
+
 /**
- * Authenticates with the webhook secret(s) (SPEC §1, §1.1):
- * - `POST /events` and `GET /health?deep=1`: `Authorization: Bearer <secret>` only;
- * - the tracking API (`/v1/*`): Basic with the secret as user name and an empty password (the
- *   SDKs' write key), or Bearer; without an Authorization header, the `writeKey` field of the
- *   body is checked after decoding (see {@link authenticateWriteKey}).
- * With no secret configured — possible only with env configuration, i.e. local development —
- * authentication is off and the configuration loader has already logged a warning.
+ * Authenticates the credential in the Authorization header, before the body is read (SPEC §1,
+ * §1.1), against the secrets the route's policy names:
+ * - webhook secret (`POST /events`, `GET /health?deep=1`): `Authorization: Bearer <secret>` only;
+ * - write key (`/v1/*`): Basic with the key as user name and an empty password, or Bearer;
+ *   without an Authorization header, the body's `writeKey` is checked once decoded
+ *   ({@link authenticateWriteKey}), and until then any failure is a 401.
  */
 export function authenticate(): MiddlewareObj {
   return {
     before: function authenticateBefore(request) {
       const state = stateOf(request);
-      const invocation = state.invocation;
-      if (invocation?.kind !== 'http' || (invocation.route === 'health' && !invocation.deep)) return;
-      const secrets = state.config?.webhookSecrets ?? [];
-      if (secrets.length === 0) return;
-      const header = invocation.http.headers.authorization;
-      if (invocation.route === 'tracking') {
+      const door = doorOf(state);
+      if (door === undefined) return;
+      const header = door.authorization;
+      if (door.kind === 'write-key') {
         if (header === undefined) {
           state.writeKeyPending = true;
           return;
@@ -81,19 +98,19 @@ export function authenticate(): MiddlewareObj {
         if (writeKey === null) throw new AuthError('Malformed Basic credentials: send base64("<write key>:")');
         const token = writeKey ?? bearerToken(header);
         if (token === undefined) throw new AuthError('Unsupported Authorization scheme: use Basic (write key) or Bearer');
-        if (!matchesSecret(token, secrets)) throw new AuthError('Wrong write key');
+        if (!matchesSecret(token, door.secrets)) throw new AuthError('Wrong write key');
         return;
       }
       const token = bearerToken(header);
       if (token === undefined) throw new AuthError('Missing bearer secret: send Authorization: Bearer <webhook secret>');
-      if (!matchesSecret(token, secrets)) throw new AuthError('Wrong bearer secret');
+      if (!matchesSecret(token, door.secrets)) throw new AuthError('Wrong bearer secret');
     },
   };
 }
 
 /**
- * Tracking API without an Authorization header: the request must carry a `writeKey` (in the
- * batch envelope, or in the single call) equal to a webhook secret.
+ * Tracking API without an Authorization header: the decoded body must carry a `writeKey` (in
+ * the batch envelope, or in the single call) that is one of the write keys.
  */
 export function authenticateWriteKey(): MiddlewareObj {
   return {
@@ -104,9 +121,8 @@ export function authenticateWriteKey(): MiddlewareObj {
       if (typeof writeKey !== 'string' || writeKey === '') {
         throw new AuthError('Missing write key: send Basic credentials, a Bearer secret or a writeKey field');
       }
-      if (!matchesSecret(writeKey, state.config?.webhookSecrets ?? [])) throw new AuthError('Wrong write key');
+      if (!matchesSecret(writeKey, doorOf(state)?.secrets ?? [])) throw new AuthError('Wrong write key');
       state.writeKeyPending = false;
     },
   };
 }
-
