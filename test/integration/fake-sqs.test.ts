@@ -12,7 +12,10 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
+  SQSServiceException,
   type Message,
+  type SendMessageCommandInput,
+  type SendMessageCommandOutput,
 } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { md5OfMessageAttributes, startFakeSqs, type FakeSqs } from '../support/fake-sqs.ts';
@@ -23,6 +26,7 @@ import { md5OfMessageAttributes, startFakeSqs, type FakeSqs } from '../support/f
  */
 
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const clientFor = (endpoint: string, extra: Partial<ConstructorParameters<typeof SQSClient>[0]> = {}): SQSClient =>
   new SQSClient({
@@ -541,6 +545,299 @@ describe('fake SQS (AWS JSON 1.0, real @aws-sdk/client-sqs)', () => {
     expect(Date.now() - started).toBeLessThan(500);
     expect(own.messages(queueUrl)).toEqual([]);
     ownClient.destroy();
+  });
+
+  describe('FIFO queues', () => {
+    const FIFO_ATTRIBUTE_NAMES = ['MessageGroupId', 'MessageDeduplicationId', 'SequenceNumber', 'ApproximateReceiveCount', 'SentTimestamp'] as const;
+
+    const newFifoQueue = (attributes?: Parameters<FakeSqs['createQueue']>[1]): string =>
+      fake.createQueue(`relay-fifo-${++counter}.fifo`, attributes);
+
+    /** A FIFO send whose deduplication id is its body, unless `extra` says otherwise. */
+    const sendFifo = (queueUrl: string, body: string, group: string, extra: Partial<SendMessageCommandInput> = {}) =>
+      client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: group, MessageDeduplicationId: body, ...extra }));
+
+    const receiveFifo = (queueUrl: string, extra: Partial<ConstructorParameters<typeof ReceiveMessageCommand>[0]> = {}): Promise<Message[]> =>
+      receive(queueUrl, { MessageSystemAttributeNames: [...FIFO_ATTRIBUTE_NAMES], ...extra });
+
+    const deleteAll = async (queueUrl: string, messages: Message[]): Promise<void> => {
+      for (const message of messages) {
+        await client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+      }
+    };
+
+    const bodies = (messages: Message[]): (string | undefined)[] => messages.map((message) => message.Body);
+
+    /** SequenceNumbers exceed a JS number: compare them as BigInt. */
+    const increasing = (sequence: (string | undefined)[]): boolean =>
+      sequence.every((value, i) => /^\d{20,}$/.test(value ?? '') && (i === 0 || BigInt(value!) > BigInt(sequence[i - 1]!)));
+
+    it('creates a FIFO queue from a .fifo name, reports its attributes and refuses mixed types', async () => {
+      // Arrange
+      const plain = newFifoQueue();
+      const hashed = newFifoQueue({ fifoQueue: true, contentBasedDeduplication: true });
+      const standardDlq = fake.createQueue(`relay-dlq-${++counter}`).split('/').pop()!;
+      const fifoDlq = fake.createQueue(`relay-dlq-${++counter}.fifo`).split('/').pop()!;
+      const attributesOf = async (queueUrl: string) =>
+        (await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }))).Attributes;
+
+      // Act + Assess
+      expect(plain).toMatch(/\/000000000000\/relay-fifo-\d+\.fifo$/);
+      expect(await attributesOf(plain)).toMatchObject({
+        FifoQueue: 'true',
+        ContentBasedDeduplication: 'false',
+        DeduplicationScope: 'queue',
+        FifoThroughputLimit: 'perQueue',
+        QueueArn: expect.stringMatching(/:relay-fifo-\d+\.fifo$/),
+      });
+      expect(await attributesOf(hashed)).toMatchObject({ FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+      expect(await attributesOf(newQueue())).not.toHaveProperty('FifoQueue');
+      expect(fake.createQueue(plain.split('/').pop()!)).toBe(plain);
+      expect(() => fake.createQueue(plain.split('/').pop()!, { contentBasedDeduplication: true })).toThrow(/already exists/);
+      expect(() => fake.createQueue('standard-name', { fifoQueue: true })).toThrow(/must end in \.fifo/);
+      expect(() => fake.createQueue('named.fifo', { fifoQueue: false })).toThrow(/makes a FIFO queue/);
+      expect(() => fake.createQueue('standard-name', { contentBasedDeduplication: true })).toThrow(/FIFO queues only/);
+      expect(() => fake.createQueue('with.dot')).toThrow(/invalid queue name/);
+      expect(() => fake.createQueue(`${'a'.repeat(76)}.fifo`)).toThrow(/invalid queue name/); // 81 characters
+      expect(() => newFifoQueue({ maxReceiveCount: 1, deadLetterQueueName: standardDlq })).toThrow(/must be one too/);
+      expect(() => newQueue({ maxReceiveCount: 1, deadLetterQueueName: fifoDlq })).toThrow(/must be one too/);
+    });
+
+    it('hands out a group in send order across receives, with SequenceNumber and the FIFO attributes', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue();
+      const names = ['g1-a', 'g1-b', 'g1-c'];
+      const sent: SendMessageCommandOutput[] = [];
+      for (const body of names) sent.push(await sendFifo(queueUrl, body, 'g1'));
+
+      // Act: receive and delete, one message at a time
+      const received: Message[] = [];
+      for (let i = 0; i < names.length; i += 1) {
+        const batch = await receiveFifo(queueUrl, { MaxNumberOfMessages: 1 });
+        received.push(...batch);
+        await deleteAll(queueUrl, batch);
+      }
+
+      // Assess
+      expect(increasing(sent.map((out) => out.SequenceNumber))).toBe(true);
+      expect(bodies(received)).toEqual(names);
+      expect(received.map((message) => message.Attributes)).toEqual(
+        names.map((body, i) => ({
+          MessageGroupId: 'g1',
+          MessageDeduplicationId: body,
+          SequenceNumber: sent[i]?.SequenceNumber,
+          ApproximateReceiveCount: '1',
+          SentTimestamp: expect.stringMatching(/^\d+$/),
+        })),
+      );
+      expect(await receiveFifo(queueUrl)).toEqual([]);
+      expect(fake.messages(queueUrl)).toEqual([]);
+
+      await sendFifo(queueUrl, 'g1-d', 'g1');
+      const [all] = await receive(queueUrl, { MessageSystemAttributeNames: ['All'] });
+      expect(all?.Attributes).toMatchObject({ MessageGroupId: 'g1', MessageDeduplicationId: 'g1-d', SequenceNumber: expect.stringMatching(/^\d{20,}$/) });
+      expect(fake.messages(queueUrl)).toMatchObject([
+        { body: 'g1-d', messageGroupId: 'g1', messageDeduplicationId: 'g1-d', sequenceNumber: all?.Attributes?.SequenceNumber, state: 'in-flight' },
+      ]);
+    });
+
+    it('blocks a group while its head is in flight and releases it on visibility expiry or delete', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue({ visibilityTimeoutSeconds: 30 });
+      await sendFifo(queueUrl, 'a1', 'A');
+      await sendFifo(queueUrl, 'a2', 'A');
+
+      // Act + Assess: a2 is visible, but its group is blocked by a1 in flight
+      expect(bodies(await receiveFifo(queueUrl))).toEqual(['a1']);
+      expect(await receiveFifo(queueUrl, { MaxNumberOfMessages: 10 })).toEqual([]);
+      expect(fake.messages(queueUrl).map((message) => message.state)).toEqual(['in-flight', 'visible']);
+      fake.advance(29_000);
+      expect(await receiveFifo(queueUrl)).toEqual([]);
+
+      // Expiry releases the group, and the head is redelivered before a2
+      fake.advance(1_001);
+      const [again] = await receiveFifo(queueUrl);
+      expect(again).toMatchObject({ Body: 'a1', Attributes: { ApproximateReceiveCount: '2' } });
+      await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: again!.ReceiptHandle!, VisibilityTimeout: 0 }));
+      const [third] = await receiveFifo(queueUrl);
+      expect(third).toMatchObject({ Body: 'a1', Attributes: { ApproximateReceiveCount: '3' } });
+      expect(await receiveFifo(queueUrl)).toEqual([]);
+
+      // Deleting the head lets the next message of the group out
+      await deleteAll(queueUrl, [third!]);
+      expect(bodies(await receiveFifo(queueUrl, { MaxNumberOfMessages: 10 }))).toEqual(['a2']);
+    });
+
+    it('interleaves groups: a blocked group holds back only itself', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue();
+      const batchUrl = newFifoQueue();
+      for (const url of [queueUrl, batchUrl]) {
+        for (const [body, group] of [['a1', 'A'], ['b1', 'B'], ['a2', 'A'], ['b2', 'B'], ['a3', 'A']] as const) await sendFifo(url, body, group);
+      }
+
+      // Act + Assess: one message per receive alternates between the groups
+      const [a1] = await receiveFifo(queueUrl);
+      const [b1] = await receiveFifo(queueUrl);
+      expect(bodies([a1!, b1!])).toEqual(['a1', 'b1']);
+      expect(await receiveFifo(queueUrl)).toEqual([]);
+      await deleteAll(queueUrl, [b1!]);
+      expect(bodies(await receiveFifo(queueUrl, { MaxNumberOfMessages: 10 }))).toEqual(['b2']);
+      await deleteAll(queueUrl, [a1!]);
+      expect(bodies(await receiveFifo(queueUrl, { MaxNumberOfMessages: 10 }))).toEqual(['a2', 'a3']);
+
+      // A receive of several takes as many of one group as it can, the oldest head's group first
+      expect(bodies(await receiveFifo(batchUrl, { MaxNumberOfMessages: 2 }))).toEqual(['a1', 'a2']);
+      expect(bodies(await receiveFifo(batchUrl, { MaxNumberOfMessages: 10 }))).toEqual(['b1', 'b2']);
+      expect(await receiveFifo(batchUrl, { MaxNumberOfMessages: 10 })).toEqual([]); // a3 waits for a1 and a2
+    });
+
+    it('deduplicates a MessageDeduplicationId for 5 minutes from its first send, then stores it again', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue();
+      const first = await sendFifo(queueUrl, 'order-1', 'A', { MessageDeduplicationId: 'dedup-1' });
+
+      // Act + Assess: a retry is accepted as the first message and stores nothing
+      const retry = await sendFifo(queueUrl, 'order-1 (retry)', 'A', { MessageDeduplicationId: 'dedup-1' });
+      expect(retry).toMatchObject({ MessageId: first.MessageId, SequenceNumber: first.SequenceNumber, MD5OfMessageBody: md5('order-1 (retry)') });
+      expect(fake.messages(queueUrl).map((message) => message.body)).toEqual(['order-1']);
+
+      // Deleting the message does not end the interval, nor does another group escape it (queue scope)
+      await deleteAll(queueUrl, await receiveFifo(queueUrl));
+      fake.advance(5 * 60_000 - 1_000);
+      expect((await sendFifo(queueUrl, 'order-1', 'B', { MessageDeduplicationId: 'dedup-1' })).MessageId).toBe(first.MessageId);
+      expect(fake.send(queueUrl, 'seeded', { messageGroupId: 'A', messageDeduplicationId: 'dedup-1' })).toBe(first.MessageId);
+      expect(fake.messages(queueUrl)).toEqual([]);
+
+      // Once the 5 minutes have passed the id is new again
+      fake.advance(1_000);
+      const later = await sendFifo(queueUrl, 'order-1 again', 'A', { MessageDeduplicationId: 'dedup-1' });
+      expect(later.MessageId).not.toBe(first.MessageId);
+      expect(increasing([first.SequenceNumber, later.SequenceNumber])).toBe(true);
+      expect(fake.messages(queueUrl)).toMatchObject([{ messageId: later.MessageId, body: 'order-1 again', messageDeduplicationId: 'dedup-1' }]);
+    });
+
+    it('deduplicates by the SHA-256 of the body with ContentBasedDeduplication, unless an id is given', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue({ contentBasedDeduplication: true });
+      const send = (body: string, extra: Partial<SendMessageCommandInput> = {}) =>
+        client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: 'A', ...extra }));
+
+      // Act
+      const first = await send('{"n":1}');
+      const same = await send('{"n":1}', { MessageGroupId: 'B' });
+      const other = await send('{"n":2}');
+      const explicit = await send('{"n":1}', { MessageDeduplicationId: 'own-id' });
+      const [received] = await receiveFifo(queueUrl);
+
+      // Assess
+      expect(same.MessageId).toBe(first.MessageId);
+      expect(new Set([first.MessageId, other.MessageId, explicit.MessageId]).size).toBe(3);
+      expect(fake.messages(queueUrl)).toMatchObject([
+        { body: '{"n":1}', messageDeduplicationId: sha256('{"n":1}') },
+        { body: '{"n":2}', messageDeduplicationId: sha256('{"n":2}') },
+        { body: '{"n":1}', messageDeduplicationId: 'own-id' },
+      ]);
+      expect(received?.Attributes?.MessageDeduplicationId).toBe(sha256('{"n":1}'));
+      await expect(client.send(new SendMessageCommand({ QueueUrl: newFifoQueue(), MessageBody: 'x', MessageGroupId: 'A' }))).rejects.toMatchObject({
+        name: 'InvalidParameterValue',
+        message: 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly',
+      });
+    });
+
+    it('refuses a send without MessageGroupId with the exception SQS throws, and other FIFO-invalid sends', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue({ contentBasedDeduplication: true });
+      const send = (extra: Partial<SendMessageCommandInput>) => client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'x', ...extra }));
+
+      // Act
+      const missing: unknown = await send({}).catch((e: unknown) => e);
+      const batch = await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: 'grouped', MessageBody: 'kept', MessageGroupId: 'tenant#42:orders/eu' },
+            { Id: 'ungrouped', MessageBody: 'lost' },
+          ],
+        }),
+      );
+
+      // Assess: MissingParameter is not modelled by the client, so it is the service's base
+      // exception named from the x-amzn-query-error code
+      expect(missing).toBeInstanceOf(SQSServiceException);
+      expect(missing).toMatchObject({
+        name: 'MissingParameter',
+        Code: 'MissingParameter',
+        Type: 'Sender',
+        $fault: 'client',
+        message: 'The request must contain the parameter MessageGroupId.',
+        $metadata: { httpStatusCode: 400 },
+      });
+      expect(batch.Successful?.map((entry) => [entry.Id, entry.SequenceNumber])).toEqual([['grouped', expect.stringMatching(/^\d{20,}$/)]]);
+      expect(batch.Failed).toEqual([{ Id: 'ungrouped', SenderFault: true, Code: 'MissingParameter', Message: expect.stringMatching(/MessageGroupId/) }]);
+      const invalid = (pattern: RegExp) => ({ name: 'InvalidParameterValue', Code: 'InvalidParameterValue', message: expect.stringMatching(pattern) });
+      await expect(send({ MessageGroupId: 'has space' })).rejects.toMatchObject(invalid(/MessageGroupId can only include alphanumeric and punctuation/));
+      await expect(send({ MessageGroupId: 'g'.repeat(129) })).rejects.toMatchObject(invalid(/1 to 128 in length/));
+      await expect(send({ MessageGroupId: 'A', MessageDeduplicationId: 'naïve' })).rejects.toMatchObject(invalid(/MessageDeduplicationId can only include/));
+      await expect(send({ MessageGroupId: 'A', DelaySeconds: 5 })).rejects.toMatchObject(invalid(/DelaySeconds is invalid.*not valid for this queue type/));
+      await send({ MessageGroupId: 'A', DelaySeconds: 0, MessageDeduplicationId: 'zero-delay' }); // an explicit 0 is allowed
+      expect(() => fake.send(queueUrl, 'seed')).toThrow(/MissingParameter/);
+      expect(fake.messages(queueUrl).map((message) => message.body)).toEqual(['kept', 'x']);
+    });
+
+    it('keeps the order of a SendMessageBatch within each group', async () => {
+      // Arrange
+      const queueUrl = newFifoQueue();
+      const entries = Array.from({ length: 10 }, (_, i) => {
+        const group = i % 3 === 0 ? 'A' : 'B';
+        return { Id: `e${i}`, MessageBody: `${group}${i}`, MessageGroupId: group, MessageDeduplicationId: `d${i}` };
+      });
+
+      // Act
+      const out = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      const received: Message[] = [];
+      for (let batch = await receiveFifo(queueUrl, { MaxNumberOfMessages: 3 }); batch.length > 0; batch = await receiveFifo(queueUrl, { MaxNumberOfMessages: 3 })) {
+        received.push(...batch);
+        await deleteAll(queueUrl, batch);
+      }
+
+      // Assess
+      expect(out.Failed ?? []).toEqual([]);
+      expect(out.Successful?.map((entry) => [entry.Id, entry.MD5OfMessageBody])).toEqual(entries.map((entry) => [entry.Id, md5(entry.MessageBody)]));
+      expect(increasing(out.Successful?.map((entry) => entry.SequenceNumber) ?? [])).toBe(true);
+      const inGroup = (group: string) => received.filter((message) => message.Attributes?.MessageGroupId === group);
+      expect(bodies(inGroup('A'))).toEqual(['A0', 'A3', 'A6', 'A9']);
+      expect(bodies(inGroup('B'))).toEqual(['B1', 'B2', 'B4', 'B5', 'B7', 'B8']);
+      expect(increasing(inGroup('B').map((message) => message.Attributes?.SequenceNumber))).toBe(true);
+    });
+
+    it('moves an over-received head to a FIFO dead-letter queue, keeping its group, and frees the group', async () => {
+      // Arrange
+      const dlqName = `relay-dlq-${++counter}.fifo`;
+      const dlqUrl = fake.createQueue(dlqName);
+      const queueUrl = newFifoQueue({ visibilityTimeoutSeconds: 10, maxReceiveCount: 1, deadLetterQueueName: dlqName });
+      const poison = await sendFifo(queueUrl, 'poison', 'A');
+      await sendFifo(queueUrl, 'next', 'A');
+
+      // Act: the second receive moves the head instead of delivering it, then delivers the next one
+      expect(bodies(await receiveFifo(queueUrl))).toEqual(['poison']);
+      fake.advance(10_000);
+      const second = await receiveFifo(queueUrl);
+
+      // Assess
+      expect(bodies(second)).toEqual(['next']);
+      expect(fake.messages(dlqUrl)).toMatchObject([
+        { messageId: poison.MessageId, messageGroupId: 'A', messageDeduplicationId: 'poison', sequenceNumber: poison.SequenceNumber, receiveCount: 1, state: 'visible' },
+      ]);
+      const [dead] = await receive(dlqUrl, { MessageSystemAttributeNames: ['All'] });
+      expect(dead?.Attributes).toMatchObject({
+        MessageGroupId: 'A',
+        MessageDeduplicationId: 'poison',
+        SequenceNumber: poison.SequenceNumber,
+        ApproximateReceiveCount: '2',
+        DeadLetterQueueSourceArn: expect.stringMatching(/:relay-fifo-\d+\.fifo$/),
+      });
+    });
   });
 });
 

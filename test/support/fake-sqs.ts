@@ -1,6 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  DeduplicationWindow,
+  FIFO_ID,
+  FIFO_SUFFIX,
+  SequenceNumbers,
+  contentDeduplicationId,
+  fifoDeliveryOrder,
+} from './fake-sqs-fifo.ts';
+import {
   Script,
   isJsonObject,
   mediaType,
@@ -15,7 +23,7 @@ import {
 } from './http.ts';
 
 /**
- * A loopback fake of Amazon SQS (standard queues) speaking the AWS JSON 1.0 protocol the way
+ * A loopback fake of Amazon SQS (standard and FIFO queues) speaking the AWS JSON 1.0 protocol the way
  * `@aws-sdk/client-sqs` v3 sends it: `POST /`, `content-type: application/x-amz-json-1.0`,
  * `x-amz-target: AmazonSQS.<Operation>`, `x-amzn-query-mode: true`, a SigV4 `authorization`
  * header, and a JSON body carrying `QueueUrl` and the operation's members.
@@ -38,6 +46,16 @@ import {
  * next receive instead of being delivered. `MD5OfMessageBody`/`MD5OfBody` are real MD5 hex digests
  * of the UTF-8 body (the SDK verifies them) and `MD5OfMessageAttributes` follows the SQS
  * algorithm (length-prefixed name, data type, transport byte, value; names sorted).
+ *
+ * FIFO queues (a name ending in `.fifo`; the mechanics live in `fake-sqs-fifo.ts`): a send needs
+ * a MessageGroupId (else `MissingParameter`) and a MessageDeduplicationId unless the queue has
+ * ContentBasedDeduplication (then the id is the SHA-256 of the body); per-message DelaySeconds is
+ * refused. A send whose deduplication id was first sent less than 5 minutes ago (fake clock) is
+ * answered with the first message's MessageId and SequenceNumber and stores nothing. Every stored
+ * message gets a growing `SequenceNumber`. A receive hands out a group's messages in order and
+ * nothing of a group while one of its messages is in flight; it takes as many of one group as it
+ * can before the next group. A FIFO queue's dead-letter queue must be FIFO, and a moved message
+ * keeps its group, deduplication id and sequence number.
  *
  * Time: the fake keeps its own clock (`now()` = wall clock + `advance(ms)` total), so a test can
  * expire visibility timeouts and delays without waiting. Long polling waits real time, but at
@@ -76,6 +94,12 @@ export interface FakeMessage {
   state: FakeMessageState;
   /** The receipt handle of the latest receive, the only one that deletes it. */
   receiptHandle?: string;
+  /** FIFO queues (and standard ones where the sender gave it): the message group. */
+  messageGroupId?: string;
+  /** FIFO queues: the given or content-based deduplication id. */
+  messageDeduplicationId?: string;
+  /** FIFO queues: the SequenceNumber the send was answered with. */
+  sequenceNumber?: string;
 }
 
 export interface FakeQueueAttributes {
@@ -83,13 +107,22 @@ export interface FakeQueueAttributes {
   visibilityTimeoutSeconds?: number;
   /** With `deadLetterQueueName`: receives allowed before the message moves to the dead-letter queue. */
   maxReceiveCount?: number;
-  /** An existing queue of this fake; create it first. */
+  /** An existing queue of this fake of the same type (FIFO or standard); create it first. */
   deadLetterQueueName?: string;
+  /** A FIFO queue; implied by a name ending in `.fifo`, which a FIFO queue's name must have. */
+  fifoQueue?: boolean;
+  /** FIFO queues only: sends without MessageDeduplicationId use the SHA-256 of the body. Default false. */
+  contentBasedDeduplication?: boolean;
 }
 
 export interface FakeSendOptions {
+  /** Standard queues only, as in SQS. */
   delaySeconds?: number;
   messageAttributes?: Record<string, FakeMessageAttribute>;
+  /** Required for FIFO queues. */
+  messageGroupId?: string;
+  /** FIFO queues: required unless the queue has content-based deduplication. */
+  messageDeduplicationId?: string;
 }
 
 export interface SqsCall {
@@ -123,13 +156,13 @@ export interface FakeSqs {
   readonly endpoint: string;
   readonly accountId: string;
   readonly calls: SqsCall[];
-  /** Creates a standard queue and returns its URL, `${endpoint}/${accountId}/${name}`. */
+  /** Creates a queue (FIFO when the name ends in `.fifo`) and returns its URL, `${endpoint}/${accountId}/${name}`. */
   createQueue(name: string, attributes?: FakeQueueAttributes): string;
   /** The URL of an existing queue; throws for an unknown name. */
   queueUrl(name: string): string;
   /** Every message in the queue (visible, in flight or delayed), oldest first. Takes a URL or a name. */
   messages(queue: string): FakeMessage[];
-  /** Seeds a message as SendMessage would (no call recorded); returns its MessageId. */
+  /** Seeds a message as SendMessage would (no call recorded); returns its MessageId (a FIFO duplicate's: the first one's). */
   send(queue: string, body: string, options?: FakeSendOptions): string;
   /** Queues answers for the next matching calls, in order. */
   script(...answers: SqsScript[]): void;
@@ -320,10 +353,10 @@ interface StoredMessage {
   body: string;
   md5OfBody: string;
   messageAttributes: Record<string, FakeMessageAttribute>;
-  md5OfMessageAttributes?: string;
   traceHeader?: string;
-  md5OfMessageSystemAttributes?: string;
   messageGroupId?: string;
+  messageDeduplicationId?: string;
+  sequenceNumber?: string;
   senderId: string;
   sentTimestamp: number;
   firstReceiveTimestamp?: number;
@@ -342,7 +375,14 @@ interface Queue {
   visibilityTimeoutSeconds: number;
   maxReceiveCount?: number;
   deadLetterQueueName?: string;
+  /** Set for FIFO queues only. */
+  fifo?: FifoQueue;
   messages: StoredMessage[];
+}
+
+interface FifoQueue {
+  contentBasedDeduplication: boolean;
+  deduplication: DeduplicationWindow;
 }
 
 /** A validated message, ready to store. */
@@ -352,6 +392,14 @@ interface NewMessage {
   messageAttributes: Record<string, FakeMessageAttribute>;
   traceHeader?: string;
   messageGroupId?: string;
+  /** FIFO queues: the given or content-based id. */
+  messageDeduplicationId?: string;
+}
+
+/** What a send stored or, for a FIFO duplicate, the message it repeats. */
+interface Accepted {
+  messageId: string;
+  sequenceNumber?: string;
 }
 
 const BATCH_ID = /^[A-Za-z0-9_-]{1,80}$/;
@@ -454,8 +502,34 @@ function attributesBytes(attributes: Record<string, FakeMessageAttribute>): numb
   return bytes;
 }
 
-/** Validates one SendMessage / SendMessageBatch entry. Throws an SqsError. */
-function validateMessage(entry: Record<string, unknown>): NewMessage {
+/**
+ * A FIFO send's MessageGroupId and MessageDeduplicationId, checked in SQS's order (per-message
+ * delay, group, deduplication id). Throws an SqsError.
+ */
+function fifoIdentity(entry: Record<string, unknown>, body: string, delaySeconds: number, fifo: FifoQueue): { messageGroupId: string; messageDeduplicationId: string } {
+  if (delaySeconds > 0) {
+    throw errors.invalidParameter(`Value ${delaySeconds} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+  }
+  const fifoId = (name: 'MessageGroupId' | 'MessageDeduplicationId'): string | undefined => {
+    const value = entry[name];
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') throw errors.serialization(`${name} must be a string`);
+    if (!FIFO_ID.test(value)) {
+      throw errors.invalidParameter(`Value ${value} for parameter ${name} is invalid. Reason: ${name} can only include alphanumeric and punctuation characters. 1 to 128 in length.`);
+    }
+    return value;
+  };
+  const messageGroupId = fifoId('MessageGroupId');
+  if (messageGroupId === undefined) throw errors.missingParameter('MessageGroupId');
+  const messageDeduplicationId = fifoId('MessageDeduplicationId') ?? (fifo.contentBasedDeduplication ? contentDeduplicationId(body) : undefined);
+  if (messageDeduplicationId === undefined) {
+    throw errors.invalidParameter('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+  }
+  return { messageGroupId, messageDeduplicationId };
+}
+
+/** Validates one SendMessage / SendMessageBatch entry for the queue. Throws an SqsError. */
+function validateMessage(entry: Record<string, unknown>, queue: Queue): NewMessage {
   const body = entry['MessageBody'];
   if (body === undefined || body === null || body === '') throw errors.missingParameter('MessageBody');
   if (typeof body !== 'string') throw errors.serialization('MessageBody must be a string');
@@ -479,12 +553,18 @@ function validateMessage(entry: Record<string, unknown>): NewMessage {
       traceHeader = value['StringValue'];
     }
   }
-  if (entry['MessageDeduplicationId'] !== undefined && entry['MessageDeduplicationId'] !== null) {
-    throw errors.invalidParameter('The request include parameter MessageDeduplicationId which is not valid for this queue type');
-  }
-  const group = entry['MessageGroupId'];
-  if (group !== undefined && group !== null && typeof group !== 'string') {
-    throw errors.serialization('MessageGroupId must be a string');
+  let identity: { messageGroupId?: string; messageDeduplicationId?: string } = {};
+  if (queue.fifo) {
+    identity = fifoIdentity(entry, body, delaySeconds, queue.fifo);
+  } else {
+    if (entry['MessageDeduplicationId'] !== undefined && entry['MessageDeduplicationId'] !== null) {
+      throw errors.invalidParameter('The request include parameter MessageDeduplicationId which is not valid for this queue type');
+    }
+    const group = entry['MessageGroupId'];
+    if (group !== undefined && group !== null && typeof group !== 'string') {
+      throw errors.serialization('MessageGroupId must be a string');
+    }
+    if (typeof group === 'string') identity = { messageGroupId: group };
   }
 
   const bytes = Buffer.byteLength(body) + attributesBytes(messageAttributes);
@@ -496,7 +576,7 @@ function validateMessage(entry: Record<string, unknown>): NewMessage {
     delaySeconds,
     messageAttributes,
     ...(traceHeader === undefined ? {} : { traceHeader }),
-    ...(typeof group === 'string' ? { messageGroupId: group } : {}),
+    ...identity,
   };
 }
 
@@ -526,6 +606,25 @@ function batchEntries(body: Record<string, unknown>): BatchEntry[] {
   return out;
 }
 
+/**
+ * Whether `createQueue` makes a FIFO queue: a name ending in `.fifo` does (SQS counts the suffix
+ * in the 80 characters); `fifoQueue` may say so too, but not contradict the name. Throws.
+ */
+function isFifoQueue(name: string, attributes: FakeQueueAttributes): boolean {
+  const fifo = name.endsWith(FIFO_SUFFIX);
+  const base = fifo ? name.slice(0, -FIFO_SUFFIX.length) : name;
+  if (!/^[A-Za-z0-9_-]+$/.test(base) || name.length > 80) {
+    throw new Error(`fake SQS: invalid queue name '${name}' (1-80 of A-Z a-z 0-9 _ -, and a FIFO queue's ends in ${FIFO_SUFFIX})`);
+  }
+  if (attributes.fifoQueue !== undefined && attributes.fifoQueue !== fifo) {
+    throw new Error(`fake SQS: queue '${name}': ${fifo ? `a name ending in ${FIFO_SUFFIX} makes a FIFO queue` : `a FIFO queue's name must end in ${FIFO_SUFFIX}`}`);
+  }
+  if (!fifo && attributes.contentBasedDeduplication !== undefined) {
+    throw new Error(`fake SQS: queue '${name}': contentBasedDeduplication is for FIFO queues only`);
+  }
+  return fifo;
+}
+
 /** `Credential=AKID/20260101/us-east-1/sqs/aws4_request` → the access key id and region. */
 function parseAuthorization(authorization: string): { accessKeyId: string; region: string } {
   if (authorization === '') throw errors.missingAuthentication();
@@ -546,6 +645,7 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
   const queues = new Map<string, Queue>();
   const calls: SqsCall[] = [];
   const scripts = new Script<SqsScript>();
+  const sequenceNumbers = new SequenceNumbers();
   let clockOffset = 0;
   let handleSeq = 0;
 
@@ -583,32 +683,46 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     return queue;
   };
 
-  const store = (queue: Queue, message: NewMessage, senderId: string): StoredMessage => {
+  /**
+   * Stores a validated message, unless it is a FIFO duplicate: a deduplication id first sent
+   * within the interval is accepted as that first message and stores nothing.
+   */
+  const accept = (queue: Queue, message: NewMessage, senderId: string): Accepted => {
     const at = now();
-    const hasAttributes = Object.keys(message.messageAttributes).length > 0;
+    const dedupId = message.messageDeduplicationId;
+    const original = queue.fifo && dedupId !== undefined ? queue.fifo.deduplication.original(dedupId, at) : undefined;
+    if (original) return original;
     const stored: StoredMessage = {
       messageId: randomUUID(),
       body: message.body,
       md5OfBody: md5Hex(Buffer.from(message.body, 'utf8')),
       messageAttributes: message.messageAttributes,
-      ...(hasAttributes ? { md5OfMessageAttributes: md5OfMessageAttributes(message.messageAttributes) } : {}),
-      ...(message.traceHeader === undefined
-        ? {}
-        : {
-            traceHeader: message.traceHeader,
-            md5OfMessageSystemAttributes: md5OfMessageAttributes({
-              AWSTraceHeader: { DataType: 'String', StringValue: message.traceHeader },
-            }),
-          }),
+      ...(message.traceHeader === undefined ? {} : { traceHeader: message.traceHeader }),
       ...(message.messageGroupId === undefined ? {} : { messageGroupId: message.messageGroupId }),
       senderId,
       sentTimestamp: at,
       receiveCount: 0,
       visibleAt: at + message.delaySeconds * 1000,
     };
+    if (queue.fifo && dedupId !== undefined) {
+      stored.messageDeduplicationId = dedupId;
+      stored.sequenceNumber = sequenceNumbers.next();
+      queue.fifo.deduplication.remember(dedupId, at, { messageId: stored.messageId, sequenceNumber: stored.sequenceNumber });
+    }
     queue.messages.push(stored);
     return stored;
   };
+
+  /** The members of a SendMessage answer (and of a SendMessageBatch entry): digests of what was sent. */
+  const sendAnswer = (message: NewMessage, accepted: Accepted): Record<string, unknown> => ({
+    MessageId: accepted.messageId,
+    MD5OfMessageBody: md5Hex(Buffer.from(message.body, 'utf8')),
+    ...(Object.keys(message.messageAttributes).length > 0 ? { MD5OfMessageAttributes: md5OfMessageAttributes(message.messageAttributes) } : {}),
+    ...(message.traceHeader === undefined
+      ? {}
+      : { MD5OfMessageSystemAttributes: md5OfMessageAttributes({ AWSTraceHeader: { DataType: 'String', StringValue: message.traceHeader } }) }),
+    ...(accepted.sequenceNumber === undefined ? {} : { SequenceNumber: accepted.sequenceNumber }),
+  });
 
   const systemAttributes = (message: StoredMessage, wanted: Set<string>): Record<string, string> => {
     const all = wanted.has('All');
@@ -622,6 +736,8 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     put('SentTimestamp', message.sentTimestamp);
     put('AWSTraceHeader', message.traceHeader);
     put('MessageGroupId', message.messageGroupId);
+    put('MessageDeduplicationId', message.messageDeduplicationId);
+    put('SequenceNumber', message.sequenceNumber);
     put('DeadLetterQueueSourceArn', message.deadLetterQueueSourceArn);
     return out;
   };
@@ -637,6 +753,9 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     visibleAt: message.visibleAt,
     state: stateOf(message, at),
     ...(message.receiptHandle === undefined ? {} : { receiptHandle: message.receiptHandle }),
+    ...(message.messageGroupId === undefined ? {} : { messageGroupId: message.messageGroupId }),
+    ...(message.messageDeduplicationId === undefined ? {} : { messageDeduplicationId: message.messageDeduplicationId }),
+    ...(message.sequenceNumber === undefined ? {} : { sequenceNumber: message.sequenceNumber }),
   });
 
   const newReceiptHandle = (queue: Queue, message: StoredMessage): string => {
@@ -658,13 +777,8 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
 
   const sendMessage = (body: Record<string, unknown>, senderId: string): unknown => {
     const queue = queueOf(body);
-    const stored = store(queue, validateMessage(body), senderId);
-    return {
-      MessageId: stored.messageId,
-      MD5OfMessageBody: stored.md5OfBody,
-      ...(stored.md5OfMessageAttributes === undefined ? {} : { MD5OfMessageAttributes: stored.md5OfMessageAttributes }),
-      ...(stored.md5OfMessageSystemAttributes === undefined ? {} : { MD5OfMessageSystemAttributes: stored.md5OfMessageSystemAttributes }),
-    };
+    const message = validateMessage(body, queue);
+    return sendAnswer(message, accept(queue, message, senderId));
   };
 
   const sendMessageBatch = (body: Record<string, unknown>, senderId: string): unknown => {
@@ -686,20 +800,13 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     for (const { id, entry } of entries) {
       let message: NewMessage;
       try {
-        message = validateMessage(entry);
+        message = validateMessage(entry, queue);
       } catch (error) {
         if (!(error instanceof SqsError)) throw error;
         failed.push(error.entry(id));
         continue;
       }
-      const stored = store(queue, message, senderId);
-      successful.push({
-        Id: id,
-        MessageId: stored.messageId,
-        MD5OfMessageBody: stored.md5OfBody,
-        ...(stored.md5OfMessageAttributes === undefined ? {} : { MD5OfMessageAttributes: stored.md5OfMessageAttributes }),
-        ...(stored.md5OfMessageSystemAttributes === undefined ? {} : { MD5OfMessageSystemAttributes: stored.md5OfMessageSystemAttributes }),
-      });
+      successful.push({ Id: id, ...sendAnswer(message, accept(queue, message, senderId)) });
     }
     return { Successful: successful, Failed: failed };
   };
@@ -737,18 +844,24 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     return out;
   };
 
-  /** Takes up to `max` visible messages, hiding them and redriving the over-received ones. */
+  /**
+   * Takes up to `max` visible messages, hiding them and redriving the over-received ones. A FIFO
+   * queue offers only the messages its group order allows, a group's run at a time.
+   */
   const receiveNow = (request: ReceiveRequest): unknown[] => {
     const { queue } = request;
     const at = now();
     const out: unknown[] = [];
-    for (const message of [...queue.messages]) {
+    const candidates = queue.fifo ? fifoDeliveryOrder(queue.messages, at) : [...queue.messages];
+    for (const message of candidates) {
       if (out.length >= request.max) break;
       if (message.visibleAt > at) continue;
       const deadLetter = queue.deadLetterQueueName === undefined ? undefined : queues.get(queue.deadLetterQueueName);
       if (deadLetter && queue.maxReceiveCount !== undefined && message.receiveCount >= queue.maxReceiveCount) {
         // SQS moves the message instead of delivering it a (maxReceiveCount + 1)th time. It keeps
-        // its id, body, attributes, sent timestamp and receive count; old handles die with it.
+        // its id, body, attributes, sent timestamp and receive count (and on FIFO queues its
+        // group, deduplication id and sequence number); old handles die with it. The next
+        // message of its FIFO group may then be delivered by this very receive.
         queue.messages.splice(queue.messages.indexOf(message), 1);
         delete message.receiptHandle;
         delete message.receivedAt;
@@ -853,6 +966,15 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
         deadLetter && queue.maxReceiveCount !== undefined
           ? JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: queue.maxReceiveCount })
           : undefined,
+      // FIFO queues only; standard queues report none of these.
+      ...(queue.fifo
+        ? {
+            FifoQueue: 'true',
+            ContentBasedDeduplication: String(queue.fifo.contentBasedDeduplication),
+            DeduplicationScope: 'queue',
+            FifoThroughputLimit: 'perQueue',
+          }
+        : {}),
     };
     const attributes: Record<string, string> = {};
     for (const [name, value] of Object.entries(values)) {
@@ -1015,9 +1137,7 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
     accountId,
     calls,
     createQueue(name, attributes = {}) {
-      if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-        throw new Error(`fake SQS: invalid queue name '${name}' (1-80 of A-Z a-z 0-9 _ -; FIFO queues are not supported)`);
-      }
+      const fifo = isFifoQueue(name, attributes);
       const visibility = attributes.visibilityTimeoutSeconds ?? 30;
       if (!isInt(visibility) || visibility < 0 || visibility > MAX_VISIBILITY_SECONDS) {
         throw new RangeError(`fake SQS: visibilityTimeoutSeconds must be an integer 0-${MAX_VISIBILITY_SECONDS}, got ${String(visibility)}`);
@@ -1029,15 +1149,21 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
       if (maxReceiveCount !== undefined && (!isInt(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000)) {
         throw new RangeError(`fake SQS: maxReceiveCount must be an integer 1-1000, got ${String(maxReceiveCount)}`);
       }
-      if (deadLetterQueueName !== undefined && !queues.has(deadLetterQueueName)) {
-        throw new Error(`fake SQS: dead-letter queue '${deadLetterQueueName}' does not exist; create it first`);
+      if (deadLetterQueueName !== undefined) {
+        const deadLetter = queues.get(deadLetterQueueName);
+        if (!deadLetter) throw new Error(`fake SQS: dead-letter queue '${deadLetterQueueName}' does not exist; create it first`);
+        if ((deadLetter.fifo !== undefined) !== fifo) {
+          throw new Error(`fake SQS: the dead-letter queue of a ${fifo ? 'FIFO' : 'standard'} queue must be one too; '${deadLetterQueueName}' is not`);
+        }
       }
+      const contentBasedDeduplication = attributes.contentBasedDeduplication ?? false;
       const existing = queues.get(name);
       if (existing) {
         const same =
           existing.visibilityTimeoutSeconds === visibility &&
           existing.maxReceiveCount === maxReceiveCount &&
-          existing.deadLetterQueueName === deadLetterQueueName;
+          existing.deadLetterQueueName === deadLetterQueueName &&
+          existing.fifo?.contentBasedDeduplication === (fifo ? contentBasedDeduplication : undefined);
         if (!same) throw new Error(`fake SQS: queue '${name}' already exists with different attributes`);
         return existing.url;
       }
@@ -1049,6 +1175,7 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
         visibilityTimeoutSeconds: visibility,
         ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
         ...(deadLetterQueueName === undefined ? {} : { deadLetterQueueName }),
+        ...(fifo ? { fifo: { contentBasedDeduplication, deduplication: new DeduplicationWindow() } } : {}),
         messages: [],
       };
       queues.set(name, queue);
@@ -1064,8 +1191,10 @@ export async function startFakeSqs(options: { accountId?: string } = {}): Promis
       const entry: Record<string, unknown> = { MessageBody: body };
       if (sendOptions.delaySeconds !== undefined) entry['DelaySeconds'] = sendOptions.delaySeconds;
       if (sendOptions.messageAttributes !== undefined) entry['MessageAttributes'] = sendOptions.messageAttributes;
+      if (sendOptions.messageGroupId !== undefined) entry['MessageGroupId'] = sendOptions.messageGroupId;
+      if (sendOptions.messageDeduplicationId !== undefined) entry['MessageDeduplicationId'] = sendOptions.messageDeduplicationId;
       try {
-        return store(target, validateMessage(entry), 'AKIDFAKESEED').messageId;
+        return accept(target, validateMessage(entry, target), 'AKIDFAKESEED').messageId;
       } catch (error) {
         if (error instanceof SqsError) throw new Error(`fake SQS: send refused: ${error.code}: ${error.message}`);
         throw error;
