@@ -96,6 +96,23 @@ const operations = (name: string): number => sqs.calls.filter((c) => c.operation
 const customEventPosts = (): number => px.calls().filter((c) => c === 'POST /events/custom').length;
 const successfulWrites = (): number => px.requests.filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300).length;
 
+/**
+ * The failed queue holds exactly one copy, of `event`, which Gainsight rejected with 400
+ * 'eventName is invalid', with the reason (SPEC §5); returns that copy.
+ */
+function expectOneRejectedCopy(event: Json): Json {
+  const failed = bodies(failedUrl);
+  expect(failed).toHaveLength(1);
+  expect(failed[0]).toMatchObject({
+    kind: FAILED_KIND,
+    version: 1,
+    reason: { code: 'gainsight_rejected', status: 400 },
+    parked: { kind: PARKED_KIND, event },
+  });
+  expect(failed[0]?.reason.message).toContain('eventName is invalid');
+  return failed[0]!;
+}
+
 /** Parks `count` track events (users u0…) in one batch: Gainsight refuses the key, so no retry in place. */
 async function parkTracks(handler: Handler, count: number): Promise<void> {
   px.script({ method: 'POST', path: '/events/custom', status: 401, times: count });
@@ -197,15 +214,7 @@ describe('retries in place, inside the budget', () => {
     expect(sqs.messages(parkingUrl)).toEqual([]);
     // SPEC §5: a copy of an event Gainsight rejects at request time goes to FAILED_QUEUE_URL with the reason.
     expect(operations('SendMessage')).toBe(1);
-    const failed = bodies(failedUrl);
-    expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({
-      kind: FAILED_KIND,
-      version: 1,
-      reason: { code: 'gainsight_rejected', status: 400 },
-      parked: { kind: PARKED_KIND, event: { type: 'track', messageId: 't-u1', userId: 'u1', event: 'Report Exported' } },
-    });
-    expect(failed[0]?.reason.message).toContain('eventName is invalid');
+    expectOneRejectedCopy({ type: 'track', messageId: 't-u1', userId: 'u1', event: 'Report Exported' });
     expect(sqs.messages(failedUrl)[0]?.body).not.toContain(px.apiKey);
   });
 
@@ -425,16 +434,8 @@ describe('redrive rejects for good', () => {
     expect(result).toMatchObject({ ok: true, redrive: { received: 1, delivered: 0, requeued: 0, rejected: 1, stoppedBy: 'empty' } });
     expect(px.requests).toHaveLength(1);
     expect(sqs.messages(parkingUrl)).toEqual([]);
-    const failed = bodies(failedUrl);
-    expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({
-      kind: FAILED_KIND,
-      version: 1,
-      reason: { code: 'gainsight_rejected', status: 400 },
-      parked: { kind: PARKED_KIND, event: { type: 'track', messageId: 't-u0', userId: 'u0' } },
-    });
-    expect(failed[0]?.reason.message).toContain('eventName is invalid');
-    expect(Number.isNaN(Date.parse(failed[0]?.failedAt))).toBe(false);
+    const copy = expectOneRejectedCopy({ type: 'track', messageId: 't-u0', userId: 'u0' });
+    expect(Number.isNaN(Date.parse(copy.failedAt))).toBe(false);
     // Sent to the failed queue before the delete.
     const order = sqs.calls.map((c) => c.operation).filter((op) => op === 'SendMessage' || op === 'DeleteMessage');
     expect(order).toEqual(['SendMessage', 'DeleteMessage']);

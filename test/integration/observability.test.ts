@@ -1,9 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Capture, captureOutput, emittedMetrics } from '../support/capture.ts';
+import { type Capture, captureOutput, emittedMetrics, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
-import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
+import { type FakeParameter, type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
 import { type Handler, awsTestEnv, call, httpApiEvent, loadHandler } from '../support/lambda.ts';
 
 /**
@@ -14,7 +14,7 @@ import { type Handler, awsTestEnv, call, httpApiEvent, loadHandler } from '../su
 const SECRET = 'observability-secret';
 const NAMESPACE = 'GainsightPxRelay';
 const OUTPUT_ENV = { POWERTOOLS_DEV: 'false', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' };
-const saved = Object.fromEntries(Object.keys(OUTPUT_ENV).map((name) => [name, process.env[name]]));
+const restoreOutputEnv = saveEnv(Object.keys(OUTPUT_ENV));
 
 let px: FakeGainsight;
 let sqs: FakeSqs;
@@ -57,10 +57,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   capture.restore();
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreOutputEnv();
   await Promise.all([px.close(), sqs.close()]);
 });
 beforeEach(() => {
@@ -239,14 +236,17 @@ describe('GET /health?deep=1', () => {
     let ssm: FakeSsm;
     afterEach(() => ssm.close());
 
+    /** The handler of a function reading SSM under /relay/obs, where only `parameters` exist. */
+    async function ssmRelay(parameters: Record<string, FakeParameter>): Promise<Handler> {
+      ssm = await startFakeSsm({ parameters });
+      return loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
+    }
+
     it('names the configuration as the failing part when a parameter is missing', async () => {
-      ssm = await startFakeSsm({
-        parameters: {
-          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
-          '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
-        },
+      const withSsm = await ssmRelay({
+        '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+        '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
       });
-      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
 
       const answer = await deep(SECRET, withSsm);
 
@@ -260,13 +260,10 @@ describe('GET /health?deep=1', () => {
     });
 
     it('tells a caller without the secret nothing about a missing parameter', async () => {
-      ssm = await startFakeSsm({
-        parameters: {
-          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
-          '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
-        },
+      const withSsm = await ssmRelay({
+        '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+        '/relay/obs/webhook-secret': { value: SECRET, type: 'SecureString' },
       });
-      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
 
       const answer = await deep(null, withSsm);
 
@@ -279,13 +276,10 @@ describe('GET /health?deep=1', () => {
     });
 
     it('answers every caller the generic 503 while the webhook secret cannot be loaded', async () => {
-      ssm = await startFakeSsm({
-        parameters: {
-          '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
-          '/relay/obs/product-key': { value: 'AP-OBS-1', type: 'String' },
-        },
+      const withSsm = await ssmRelay({
+        '/relay/obs/api-key': { value: px.apiKey, type: 'SecureString' },
+        '/relay/obs/product-key': { value: 'AP-OBS-1', type: 'String' },
       });
-      const withSsm = await loadHandler({ ...OUTPUT_ENV, ...awsTestEnv(ssm.endpoint), SSM_PREFIX: '/relay/obs', GAINSIGHT_PX_BASE_URL: px.baseUrl });
 
       const withSecret = await deep(SECRET, withSsm);
       const withoutSecret = await deep(null, withSsm);

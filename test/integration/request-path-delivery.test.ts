@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Capture, captureOutput } from '../support/capture.ts';
+import { type Capture, captureOutput, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
 import { type Handler, type HttpAnswer, call, httpApiEvent, lambdaContext, loadHandler } from '../support/lambda.ts';
@@ -26,7 +26,7 @@ const PARKED_KIND = 'gainsight-px-relay.parked-event';
 const NO_RETRY = { 'retry-after': '30' };
 
 const OUTPUT_ENV = { POWERTOOLS_DEV: 'false', POWERTOOLS_LOG_LEVEL: 'INFO' };
-const savedOutputEnv = Object.fromEntries(Object.keys(OUTPUT_ENV).map((name) => [name, process.env[name]]));
+const restoreOutputEnv = saveEnv(Object.keys(OUTPUT_ENV));
 
 let px: FakeGainsight;
 let sqs: FakeSqs;
@@ -100,10 +100,7 @@ beforeAll(async () => {
   px = await startFakeGainsight();
 });
 afterAll(async () => {
-  for (const [name, value] of Object.entries(savedOutputEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreOutputEnv();
   await px.close();
 });
 beforeEach(async () => {

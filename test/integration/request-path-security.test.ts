@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { createHash, createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Capture, captureOutput, emittedMetrics } from '../support/capture.ts';
+import { type Capture, captureOutput, emittedMetrics, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
 import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, loadHandler } from '../support/lambda.ts';
@@ -28,7 +28,7 @@ const TIME = '2024-05-06T07:08:09.010Z';
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 const OUTPUT_ENV = { POWERTOOLS_DEV: 'false', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' };
-const savedOutputEnv = Object.fromEntries(Object.keys(OUTPUT_ENV).map((name) => [name, process.env[name]]));
+const restoreOutputEnv = saveEnv(Object.keys(OUTPUT_ENV));
 
 let px: FakeGainsight;
 let ssm: FakeSsm;
@@ -82,10 +82,7 @@ beforeAll(async () => {
   px = await startFakeGainsight();
 });
 afterAll(async () => {
-  for (const [name, value] of Object.entries(savedOutputEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreOutputEnv();
   await px.close();
 });
 beforeEach(async () => {

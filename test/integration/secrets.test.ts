@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Capture, captureOutput } from '../support/capture.ts';
+import { type Capture, captureOutput, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
@@ -49,11 +49,7 @@ const PLAIN_USER_HASH = createHash('sha256').update(USER_ID, 'utf8').digest('hex
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 const LOGGER_ENV = { POWERTOOLS_LOG_LEVEL: 'DEBUG', POWERTOOLS_DEV: 'false' };
-const savedEnv = {
-  POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
-  POWERTOOLS_DEV: process.env.POWERTOOLS_DEV,
-  POWERTOOLS_LOGGER_LOG_EVENT: process.env.POWERTOOLS_LOGGER_LOG_EVENT,
-};
+const restoreLoggerEnv = saveEnv([...Object.keys(LOGGER_ENV), 'POWERTOOLS_LOGGER_LOG_EVENT']);
 
 // ---------------------------------------------------------------------------------------------
 // Capturing all output
@@ -150,10 +146,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   capture.restore();
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreLoggerEnv();
   await px.close();
 });
 beforeEach(() => {

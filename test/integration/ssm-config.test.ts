@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Capture, captureOutput } from '../support/capture.ts';
+import { type Capture, captureWhile, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
 import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, lambdaContext, loadHandler, scheduledEvent } from '../support/lambda.ts';
@@ -51,6 +51,14 @@ const mixed = [...unauthenticated, (handler: Handler) => post(handler, SECRET)];
 /** The relay's 'configuration could not be loaded' lines: one per failed load. */
 const failedLoads = (capture: Capture) => capture.entries().filter((entry) => entry.message === 'configuration could not be loaded');
 
+/** Posts once to a fresh handler logging as in Lambda; returns its failed-load lines and all it wrote. */
+async function postOnceLogged(): Promise<{ loads: ReturnType<typeof failedLoads>; written: string }> {
+  const capture = await captureWhile(async () => {
+    await post(await relay(LOG_ENV));
+  });
+  return { loads: failedLoads(capture), written: capture.texts.join('\n') };
+}
+
 beforeAll(async () => {
   px = await startFakeGainsight();
 });
@@ -65,14 +73,11 @@ beforeEach(async () => {
     },
   });
 });
-const savedLogEnv = Object.fromEntries(Object.keys(LOG_ENV).map((name) => [name, process.env[name]]));
+const restoreLogEnv = saveEnv(Object.keys(LOG_ENV));
 afterEach(async () => {
   await ssm.close();
   // loadHandler leaves the logger's variables set: the next handler must start from the defaults.
-  for (const [name, value] of Object.entries(savedLogEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreLogEnv();
 });
 
 describe('loading', () => {
@@ -263,8 +268,7 @@ describe('failures answer 503 and never crash', () => {
 
   it('reads SSM once per backoff window while it fails, whoever calls and however often', async () => {
     ssm.script({ status: 500, times: 1000 });
-    const capture = captureOutput();
-    try {
+    await captureWhile(async (capture) => {
       const handler = await relay(LOG_ENV);
 
       // Act: 40 requests, authenticated or not, spread over most of the first second.
@@ -301,25 +305,15 @@ describe('failures answer 503 and never crash', () => {
       expect(ssm.calls.length - callsInFirstWindow).toBeLessThanOrEqual(2);
       expect(ssm.calls.every((recorded) => recorded.target === 'AmazonSSM.GetParameters' && recorded.status === 500)).toBe(true);
       expect(px.requests).toEqual([]);
-    } finally {
-      capture.restore();
-    }
+    });
   });
 
   it('logs why a load failed — error name, HTTP status, parameter names — and never a value', async () => {
     ssm.script({ status: 500, times: 2 });
-    const capture = captureOutput();
-    let written: string;
-    try {
-      const handler = await relay(LOG_ENV);
 
-      await post(handler);
-      written = capture.texts.join('\n');
-    } finally {
-      capture.restore();
-    }
+    const { loads, written } = await postOnceLogged();
 
-    const [line, ...more] = failedLoads(capture);
+    const [line, ...more] = loads;
     expect(more).toEqual([]);
     expect(line).toMatchObject({ level: 'ERROR', code: 'ssm_unavailable', cause: { name: 'InternalServerError', httpStatus: 500 }, consecutiveFailures: 1 });
     for (const name of NAMES) expect(String(line?.reason)).toContain(name);
@@ -328,18 +322,10 @@ describe('failures answer 503 and never crash', () => {
 
   it('logs a load that read the values but misses a parameter naming it, and quoting none of the values read', async () => {
     ssm.deleteParameter(`${PREFIX}/product-key`);
-    const capture = captureOutput();
-    let written: string;
-    try {
-      const handler = await relay(LOG_ENV);
 
-      await post(handler);
-      written = capture.texts.join('\n');
-    } finally {
-      capture.restore();
-    }
+    const { loads, written } = await postOnceLogged();
 
-    const [line, ...more] = failedLoads(capture);
+    const [line, ...more] = loads;
     expect(more).toEqual([]);
     expect(line).toMatchObject({ level: 'ERROR', code: 'configuration_error', consecutiveFailures: 1 });
     expect(String(line?.reason)).toContain(`${PREFIX}/product-key`);

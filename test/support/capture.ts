@@ -56,6 +56,36 @@ export function captureOutput(): Capture {
   };
 }
 
+/**
+ * Runs `act` with everything the process writes captured (the capture is handed to `act` for
+ * reads while it runs), stops capturing when `act` settles — also when it throws — and returns
+ * the capture, whose texts and entries stay readable.
+ */
+export async function captureWhile(act: (capture: Capture) => Promise<void>): Promise<Capture> {
+  const capture = captureOutput();
+  try {
+    await act(capture);
+  } finally {
+    capture.restore();
+  }
+  return capture;
+}
+
+/**
+ * Remembers the environment variables `names` as they are now (typically the logger's and the
+ * metrics' switches, which decide what the relay writes) and returns the function that puts them
+ * back: a variable that was unset is deleted again.
+ */
+export function saveEnv(names: readonly string[]): () => void {
+  const saved = names.map((name) => [name, process.env[name]] as const);
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
 /** An EMF blob's metric names, dimension sets and values, for assertions. */
 export interface EmittedMetric {
   name: string;
