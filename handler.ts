@@ -48,11 +48,12 @@ const chain = middy<RelayState, HttpResponse | HousekeepingSummary, Error, Conte
   // 8. The error translator, registered last so it handles every error first.
   .use(errorTranslator())
   .handler(
-    createHandler({
-      budgetMs: env instanceof Error ? 8000 : env.DELIVERY_BUDGET_MS,
-      ...(env instanceof Error ? {} : { parkingQueueUrl: env.DEAD_LETTER_QUEUE_URL, failedQueueUrl: env.FAILED_QUEUE_URL }),
-      metrics: true,
-    }),
+    // With an invalid environment every invocation stops at step 3, so no pipeline is built.
+    createHandler(
+      env instanceof Error
+        ? { budgetMs: 0 }
+        : { budgetMs: env.DELIVERY_BUDGET_MS, parkingQueueUrl: env.DEAD_LETTER_QUEUE_URL, failedQueueUrl: env.FAILED_QUEUE_URL, metrics: true },
+    ),
   );
 
 /** The Lambda entry point (API Gateway HTTP/REST events, EventBridge schedules, manual invokes). */

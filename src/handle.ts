@@ -1,10 +1,12 @@
 import type { Context } from 'aws-lambda';
+import type { Served } from './config/loader.ts';
 import type { RelayConfig } from './config/relay-config.ts';
 import { deadlinesOf } from './delivery/budget.ts';
 import { type HousekeepingSummary, housekeeping } from './housekeeping.ts';
 import type { HttpResponse } from './http/answer.ts';
 import { relayEvents } from './http/events.ts';
 import { checkGainsight, healthAnswer } from './http/health.ts';
+import { isEventsRoute } from './http/routes.ts';
 import type { RelayState } from './http/state.ts';
 import { count } from './observability.ts';
 import { type PipelineOptions, pipelineFor } from './pipeline.ts';
@@ -19,17 +21,19 @@ export function createHandler(options: PipelineOptions) {
     const invocation = state.invocation;
     const config = state.config as RelayConfig;
     const pipeline = pipelineFor(config, options);
-    if (invocation?.kind === 'http' && invocation.deep) {
+    if (invocation?.kind === 'http' && isEventsRoute(invocation.route)) {
+      const request = { rawEvents: state.rawEvents ?? [], sentEvents: state.sentEvents, receivedAt: state.receivedAt, route: invocation.route };
+      return relayEvents(request, config, pipeline, context, opts?.signal);
+    }
+    if (invocation?.kind === 'http') {
+      // The deep health check (plain GET /health was answered by the route step).
       count('DeepHealthChecks');
       return healthAnswer({
         configuration: { ok: true, dataCenter: config.settings.dataCenter, dryRun: config.dryRun, ...(state.served?.stale ? { stale: true } : {}) },
         gainsight: await checkGainsight(pipeline, deadlinesOf(state.receivedAt, pipeline.budgetMs, context, false).deliverBy, opts?.signal),
       });
     }
-    if (invocation?.kind === 'http') {
-      const request = { rawEvents: state.rawEvents ?? [], sentEvents: state.sentEvents, receivedAt: state.receivedAt, route: invocation.route };
-      return relayEvents(request, config, pipeline, context, opts?.signal);
-    }
-    return housekeeping(invocation?.kind === 'action' ? invocation.action : 'scheduled', config, pipeline, context, opts?.signal);
+    const action = invocation?.kind === 'action' ? invocation.action : 'scheduled';
+    return housekeeping(action, state.served as Served, config, pipeline, context, opts?.signal);
   };
 }

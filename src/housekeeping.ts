@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import type { Served } from './config/loader.ts';
 import type { RelayConfig } from './config/relay-config.ts';
 import { housekeepingDeadline } from './delivery/budget.ts';
 import { type RedriveSummary, redrive } from './delivery/redrive.ts';
@@ -14,20 +15,31 @@ import type { Pipeline } from './pipeline.ts';
 export type HousekeepingAction = 'scheduled' | 'refresh' | 'redrive';
 
 export type HousekeepingSummary =
-  | { ok: true; action: HousekeepingAction; dataCenter: string; dryRun: boolean; redrive?: RedriveSummary | 'no-queue' | 'dry-run' }
+  | {
+      ok: true;
+      action: HousekeepingAction;
+      dataCenter: string;
+      dryRun: boolean;
+      /** When the configuration in use was read, and whether it is served past its lifetime (SSM failing). */
+      configuration: { loadedAt: string; stale: boolean };
+      redrive?: RedriveSummary | 'no-queue' | 'dry-run';
+    }
   | { ok: false; error: { code: string; message: string } };
 
 export async function housekeeping(
   action: HousekeepingAction,
+  served: Pick<Served, 'loadedAt' | 'stale'>,
   config: RelayConfig,
   pipeline: Pipeline,
   context: Partial<Context>,
   signal?: AbortSignal,
 ): Promise<HousekeepingSummary> {
-  const base = { ok: true as const, action, dataCenter: config.settings.dataCenter, dryRun: config.dryRun };
+  const configuration = { loadedAt: new Date(served.loadedAt).toISOString(), stale: served.stale };
+  const base = { ok: true as const, action, dataCenter: config.settings.dataCenter, dryRun: config.dryRun, configuration };
   count('HousekeepingRuns');
   if (action === 'refresh') {
-    logger.info('settings refreshed', base);
+    // Within the loader's backoff after a failed read, this is the configuration read before.
+    logger.info('configuration refreshed', base);
     return base;
   }
   if (!pipeline.parking) return { ...base, redrive: 'no-queue' };

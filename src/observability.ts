@@ -26,8 +26,8 @@ export function userHash(userId: string | undefined, key: Buffer): string | unde
   return userId === undefined ? undefined : createHmac('sha256', key).update(userId, 'utf8').digest('hex').slice(0, 16);
 }
 
-/** Event outcomes as metrics report them. */
-export type MetricOutcome = 'delivered' | 'skipped' | 'queued' | 'rejected' | 'failed' | 'dry-run';
+/** Event outcomes as metrics report them; `duplicate` is a resend this container had acknowledged. */
+export type MetricOutcome = 'delivered' | 'skipped' | 'queued' | 'rejected' | 'failed' | 'dry-run' | 'duplicate';
 
 /**
  * `Events` (Count) by `type` and `outcome`. Counts are summed per combination first, so a batch

@@ -1,5 +1,5 @@
 import type { RelayConfig } from './config/relay-config.ts';
-import { DeliveredEvents } from './delivery/dedupe.ts';
+import { AcknowledgedEvents } from './delivery/dedupe.ts';
 import type { ProcessDeps } from './delivery/process.ts';
 import { Queue } from './delivery/queue.ts';
 import type { Transport } from './delivery/retry.ts';
@@ -28,15 +28,12 @@ export interface PipelineOptions {
 
 export interface Pipeline {
   ctx: MappingContext;
-  baseUrl: string;
-  dryRun: boolean;
   /** Undefined in a dry run: nothing is sent. */
   client: GainsightClient | undefined;
-  transport: Transport | undefined;
   parking: Queue | undefined;
   failed: Queue | undefined;
-  /** Events this container delivered lately: a resend is not written twice. */
-  delivered: DeliveredEvents;
+  /** Events this container delivered or parked lately: a resend is not written twice. */
+  acknowledged: AcknowledgedEvents;
   budgetMs: number;
   /** A user as logs name them: a keyed hash, never the id. */
   hashUser: (userId: string | undefined) => string | undefined;
@@ -56,7 +53,7 @@ function clientFor(config: RelayConfig): GainsightClient | undefined {
 
 const queues = new Map<string, Queue>();
 const queueFor = (url: string | undefined): Queue | undefined => {
-  if (url === undefined) return undefined;
+  if (!url) return undefined;
   let queue = queues.get(url);
   if (queue === undefined) {
     queue = new Queue(url);
@@ -65,8 +62,8 @@ const queueFor = (url: string | undefined): Queue | undefined => {
   return queue;
 };
 
-/** The container's memory of delivered events, whatever the configuration. */
-const delivered = new DeliveredEvents();
+/** The container's memory of acknowledged events, whatever the configuration. */
+const acknowledged = new AcknowledgedEvents();
 
 /** The client's `send`, paced (the CLI's rate) and timed (the Lambda's metrics) as asked. */
 function transportOf(gainsight: GainsightClient, options: PipelineOptions): Transport {
@@ -92,13 +89,10 @@ export function buildPipeline(config: RelayConfig, options: PipelineOptions): Pi
   const transport = gainsight && transportOf(gainsight, options);
   return {
     ctx,
-    baseUrl: config.baseUrl,
-    dryRun: config.dryRun,
     client: gainsight,
-    transport,
     parking: queueFor(options.parkingQueueUrl),
     failed: queueFor(options.failedQueueUrl),
-    delivered,
+    acknowledged,
     budgetMs: options.budgetMs,
     hashUser: (userId) => userHash(userId, config.logKey),
     deps: (deadline, signal) => ({ ctx, baseUrl: config.baseUrl, transport, deadline, ...(signal ? { signal } : {}) }),

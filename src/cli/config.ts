@@ -4,6 +4,7 @@ import {
   type LoadedConfiguration,
   type RawConfigValues,
   type RelayConfig,
+  VALUE_KEYS,
   buildConfiguration,
   envValues,
   nameOf,
@@ -70,9 +71,8 @@ export async function loadCliConfig(options: CliConfigOptions): Promise<CliConfi
   if (prefix !== undefined) {
     if (!prefix.startsWith('/')) throw new ConfigurationError(`--ssm-prefix must start with "/" (got "${prefix}")`);
     const ssm: ConfigSource = { kind: 'ssm', prefix };
-    const keys = ['apiKey', 'productKey', 'webhookSecret', 'writeKeys', 'settings'] as const;
-    const found = await (options.getParameters ?? readSsmParameters)(keys.map((key) => nameOf(ssm, key)));
-    const values = Object.fromEntries(keys.map((key) => [key, found[nameOf(ssm, key)]])) as unknown as RawConfigValues;
+    const found = await (options.getParameters ?? readSsmParameters)(VALUE_KEYS.map((key) => nameOf(ssm, key)));
+    const values = Object.fromEntries(VALUE_KEYS.map((key) => [key, found[nameOf(ssm, key)]])) as unknown as RawConfigValues;
     loaded = buildConfiguration(env, ssm, values);
     source = `SSM ${prefix}`;
   } else {

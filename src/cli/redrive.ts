@@ -73,10 +73,14 @@ export async function redriveCommand(options: RedriveCommandOptions): Promise<Re
   const { config } = options;
   const stopped = () => options.signal?.aborted === true || options.abortSignal?.aborted === true;
   const parking = new WatchedQueue(options.queueUrl, stopped);
-  const failed = options.failedQueueUrl ? new Queue(options.failedQueueUrl) : undefined;
   const limiter = new RateLimiter(options.rate);
   // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.
-  const pipeline = buildPipeline(config, { budgetMs: 4000, pace: () => limiter.take(1, options.abortSignal) });
+  const pipeline = buildPipeline(config, {
+    budgetMs: 4000,
+    failedQueueUrl: options.failedQueueUrl,
+    pace: () => limiter.take(1, options.abortSignal),
+  });
+  const failed = pipeline.failed;
   const total: RedriveCommandSummary = {
     received: 0,
     delivered: 0,

@@ -3,7 +3,7 @@ import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Plan, planEvent } from '../delivery/plan.ts';
 import { type EventOutcome, runPlan } from '../delivery/process.ts';
-import { isRelayError } from '../errors.ts';
+import { KeyRefusedError, isRelayError } from '../errors.ts';
 import { type RelayEvent, parseEvent } from '../events/index.ts';
 import { resolveUserId } from '../mapping/index.ts';
 import { Checkpoint, type DoneOutcome, type RetryEntry } from './checkpoint.ts';
@@ -435,7 +435,7 @@ class ReplayRun {
       } else if (!outcome.error.retryable) {
         this.#rejected(record, reasonOf(outcome.error), prepared.raw);
       } else {
-        this.#failed(record, reasonOf(outcome.error), { fatal: outcome.error.code === 'gainsight_auth' });
+        this.#failed(record, reasonOf(outcome.error), { fatal: outcome.error instanceof KeyRefusedError });
       }
     };
     return {

@@ -42,10 +42,7 @@ const httpUrl = optionalText.refine(
   'expected an http(s) URL',
 );
 
-/**
- * Set by the Lambda runtime (`AWS_LAMBDA_FUNCTION_NAME`) and by serverless-offline
- * (`IS_OFFLINE`): together they tell a deployed function from `npm start` and from tests.
- */
+/** Set by the Lambda runtime: `AWS_LAMBDA_FUNCTION_NAME` tells a function from a test or the CLI. */
 const present = z
   .string()
   .optional()
@@ -66,10 +63,14 @@ export const EnvSchema = z.object({
   DRY_RUN: flag,
   DEAD_LETTER_QUEUE_URL: httpUrl,
   FAILED_QUEUE_URL: httpUrl,
-  SSM_CACHE_TTL_SECONDS: integer(300, 0),
+  // At least 1 s: a cache that never holds would let every request, authenticated or not, cost
+  // an SSM call with decryption.
+  SSM_CACHE_TTL_SECONDS: integer(300, 1),
   DELIVERY_BUDGET_MS: integer(8000, 100),
   AWS_LAMBDA_FUNCTION_NAME: present,
-  IS_OFFLINE: present,
+  // Set to "true" by serverless-offline (`npm start`); only a true value counts, so a stray
+  // IS_OFFLINE=false in a deployed function cannot reopen the environment fallback.
+  IS_OFFLINE: flag,
 });
 export type RelayEnv = z.infer<typeof EnvSchema>;
 
@@ -77,7 +78,7 @@ export type RelayEnv = z.infer<typeof EnvSchema>;
  * True in a deployed function (running in AWS Lambda, not under serverless-offline): secrets then
  * come from SSM only, and a blank `SSM_PREFIX` fails closed (SPEC §2).
  */
-export const isDeployed = (env: RelayEnv): boolean => env.AWS_LAMBDA_FUNCTION_NAME && !env.IS_OFFLINE;
+export const isDeployed = (env: RelayEnv): boolean => env.AWS_LAMBDA_FUNCTION_NAME && env.IS_OFFLINE !== true;
 
 /**
  * Reads the relay's environment. Secret variables are only ever named in errors, never quoted.

@@ -8,8 +8,8 @@ import { describeSsmFailure, ssmReader } from './ssm.ts';
  * When to load the configuration, and what to serve meanwhile (SPEC §1, §2) — decided here only:
  * - a good load is reused for `SSM_CACHE_TTL_SECONDS`;
  * - after a failed load (SSM failing, a parameter missing, settings invalid) the next attempt
- *   waits 1 s, doubling with each consecutive failure up to 30 s, plus up to 20 % jitter,
- *   whoever asks and however often: unauthenticated traffic cannot drive SSM calls;
+ *   waits 1 s, doubling with each consecutive failure, plus up to 20 % jitter, never more than
+ *   30 s, whoever asks and however often: unauthenticated traffic cannot drive SSM calls;
  * - while SSM cannot be read, the last good load keeps serving for up to an hour past its
  *   lifetime, with a warning per failed attempt and a `ConfigurationStale` metric per use;
  * - every failed load logs its cause (error name and code, parameter names; never a value).
@@ -23,8 +23,8 @@ export interface LoaderOptions {
   random?: () => number;
 }
 
-/** What a request gets: the configuration, and whether it is served past its lifetime. */
-export type Served = LoadedConfiguration & { stale: boolean };
+/** What a request gets: the configuration, when it was read, and whether past its lifetime. */
+export type Served = LoadedConfiguration & { loadedAt: number; stale: boolean };
 
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
@@ -34,6 +34,8 @@ interface Failure {
   error: RelayError;
   /** Set when the credentials loaded but the rest did not: authenticated callers learn why. */
   loaded?: LoadedConfiguration;
+  /** When the failed read ended, and when the next may start (epoch ms). */
+  at: number;
   retryAt: number;
   count: number;
 }
@@ -81,8 +83,9 @@ export class ConfigurationLoader {
     try {
       loaded = await this.#read();
       if (!(loaded.config instanceof ConfigurationError)) {
-        const served = { ...loaded, stale: false };
-        this.#good = { loaded, at: this.#now(), served };
+        const at = this.#now();
+        const served = { ...loaded, loadedAt: at, stale: false };
+        this.#good = { loaded, at, served };
         this.#failure = undefined;
         this.#warn(loaded.warnings);
         return served;
@@ -92,9 +95,9 @@ export class ConfigurationLoader {
       error = isRelayError(thrown) ? thrown : new ConfigurationError('Configuration could not be loaded', { cause: thrown });
     }
     const failures = (this.#failure?.count ?? 0) + 1;
-    const waitMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 1)) * (1 + 0.2 * this.#random());
+    const waitMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 1) * (1 + 0.2 * this.#random()));
     const now = this.#now();
-    this.#failure = { error, ...(loaded ? { loaded } : {}), retryAt: now + waitMs, count: failures };
+    this.#failure = { error, ...(loaded ? { loaded } : {}), at: now, retryAt: now + waitMs, count: failures };
     logger.error('configuration could not be loaded', {
       code: error.code,
       reason: error.logReason,
@@ -119,9 +122,9 @@ export class ConfigurationLoader {
     if (failure.error instanceof UnavailableError && good && now < good.at + this.#ttlMs + this.#staleMs) {
       if (now < good.at + this.#ttlMs) return good.served;
       count('ConfigurationStale');
-      return { ...good.loaded, stale: true };
+      return { ...good.served, stale: true };
     }
-    if (failure.loaded) return { ...failure.loaded, stale: false };
+    if (failure.loaded) return { ...failure.loaded, loadedAt: failure.at, stale: false };
     throw failure.error;
   }
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { ConfigurationError } from '../errors.ts';
 import { baseUrlFor } from './data-centers.ts';
-import { type RelayEnv, isDeployed } from './env.ts';
+import type { RelayEnv } from './env.ts';
 import { type Settings, parseSettings } from './settings.ts';
 
 /**
@@ -12,12 +12,15 @@ import { type Settings, parseSettings } from './settings.ts';
 
 /** Who may call which door (SPEC §1, §1.1). */
 export interface Credentials {
-  /** Bearer secrets of `POST /events` and `GET /health?deep=1`. Empty: auth off (local only). */
+  /** Bearer secrets of `POST /events` and `GET /health?deep=1`. */
   webhookSecrets: readonly string[];
   /** Write keys of the tracking API (`/v1/*`): the `write-keys` parameter, else the webhook secrets. */
   writeKeys: readonly string[];
-  /** True when no write keys are configured and the webhook secrets serve the tracking API. */
-  writeKeysShared: boolean;
+  /**
+   * Local development only (configuration from the environment): a door whose list is empty is
+   * open. Anywhere else an empty list opens nothing.
+   */
+  emptyListOpens: boolean;
 }
 
 /** Everything one invocation needs to know besides who may call. */
@@ -52,6 +55,9 @@ export interface RawConfigValues {
   writeKeys: unknown;
   settings: unknown;
 }
+
+/** Every value, in the order SSM is asked for them. */
+export const VALUE_KEYS = ['apiKey', 'productKey', 'webhookSecret', 'writeKeys', 'settings'] as const satisfies readonly (keyof RawConfigValues)[];
 
 /** Where values came from: SSM parameters (all secrets required) or the local environment. */
 export type ConfigSource = { kind: 'ssm'; prefix: string } | { kind: 'env' };
@@ -113,22 +119,27 @@ function logKeyOf(apiKey: string | undefined, webhookSecrets: readonly string[])
 
 /** The credentials, or an error when they cannot be established (the caller answers 503). */
 function credentialsOf(source: ConfigSource, values: RawConfigValues, warnings: string[]): Credentials {
+  const local = source.kind === 'env';
   const webhookSecrets = splitSecrets(values.webhookSecret);
   if (webhookSecrets.length === 0) {
-    if (source.kind === 'ssm') throw new ConfigurationError(`SSM parameter is missing or empty: ${nameOf(source, 'webhookSecret')}`);
+    if (!local) throw new ConfigurationError(`SSM parameter is missing or empty: ${nameOf(source, 'webhookSecret')}`);
     warnings.push('WEBHOOK_SECRET is not set: inbound authentication is OFF (local development only)');
   }
   const writeKeys = splitSecrets(values.writeKeys);
-  if (writeKeys.length > 0) return { webhookSecrets, writeKeys, writeKeysShared: false };
-  if (webhookSecrets.length > 0) {
-    warnings.push(`${nameOf(source, 'writeKeys')} is not set: the webhook secrets also serve as tracking-API write keys`);
+  if (values.writeKeys === undefined || (local && writeKeys.length === 0)) {
+    // No write keys: the webhook secrets serve the tracking API too (SPEC §1.1).
+    if (webhookSecrets.length > 0) {
+      warnings.push(`${nameOf(source, 'writeKeys')} is not set: the webhook secrets also serve as tracking-API write keys`);
+    }
+    return { webhookSecrets, writeKeys: webhookSecrets, emptyListOpens: local };
   }
-  return { webhookSecrets, writeKeys: webhookSecrets, writeKeysShared: true };
+  if (writeKeys.length === 0) warnings.push(`${nameOf(source, 'writeKeys')} is empty: the tracking API refuses every request`);
+  return { webhookSecrets, writeKeys, emptyListOpens: local };
 }
 
 /** The rest of the configuration; every problem is a {@link ConfigurationError}. */
 function configOf(env: RelayEnv, source: ConfigSource, values: RawConfigValues, credentials: Credentials, warnings: string[]): RelayConfig {
-  const { settings, warnings: settingsWarnings } = settingsOf(values.settings);
+  const { settings, warnings: settingsWarnings } = parseSettings(values.settings);
   warnings.push(...settingsWarnings);
   let apiKey = text(values.apiKey);
   let productKey = text(values.productKey);
@@ -158,18 +169,6 @@ function configOf(env: RelayEnv, source: ConfigSource, values: RawConfigValues, 
   };
 }
 
-let lastSettingsInput: unknown = Symbol('none');
-let lastSettings: ReturnType<typeof parseSettings> | undefined;
-
-/** Settings are parsed once per distinct value, not once per load. */
-function settingsOf(raw: unknown): ReturnType<typeof parseSettings> {
-  if (raw !== lastSettingsInput || lastSettings === undefined) {
-    lastSettings = parseSettings(raw);
-    lastSettingsInput = raw;
-  }
-  return lastSettings;
-}
-
 /**
  * Builds the configuration from raw values. From SSM every secret is required (fail closed);
  * from the environment (local development) a missing API key means a dry run and a missing
@@ -197,6 +196,3 @@ export const envValues = (env: RelayEnv): RawConfigValues => ({
   writeKeys: env.WRITE_KEYS,
   settings: env.PX_SETTINGS,
 });
-
-/** Whether this process may take secrets from the environment (never a deployed function). */
-export const mayUseEnvSecrets = (env: RelayEnv): boolean => !isDeployed(env);

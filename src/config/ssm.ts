@@ -2,7 +2,7 @@ import type { Request } from '@middy/core';
 import ssm from '@middy/ssm';
 import { clearCache } from '@middy/util';
 import { UnavailableError } from '../errors.ts';
-import { type ConfigSource, type RawConfigValues, nameOf } from './relay-config.ts';
+import { type ConfigSource, type RawConfigValues, VALUE_KEYS, nameOf } from './relay-config.ts';
 
 /**
  * Reading the secrets and settings from SSM Parameter Store with `@middy/ssm`: one
@@ -14,7 +14,7 @@ import { type ConfigSource, type RawConfigValues, nameOf } from './relay-config.
 
 const CACHE_KEY = 'gainsight-px-relay-ssm';
 
-const KEYS = ['apiKey', 'productKey', 'webhookSecret', 'writeKeys', 'settings'] as const satisfies readonly (keyof RawConfigValues)[];
+const KEYS = VALUE_KEYS;
 
 
 /** Why SSM could not be read, for the log: the SDK error's name and code, never a value. */

@@ -1,18 +1,22 @@
 import { createHash } from 'node:crypto';
 
+/** What became of an event this container acknowledged. */
+export type Acknowledged = 'delivered' | 'queued';
+
 /**
- * Events this container delivered lately (SPEC §4). A sender that retries a request after a
- * 5xx/429 resends the events that were already delivered with it; within a warm container such
- * a resend is answered `delivered` (`duplicate: true`) without another Gainsight call, on every
- * route. An event is known by its message id AND its content, so a new event that reuses an id
- * is still sent. Only digests are kept, never ids or events: the memory is
- * bounded by count (oldest first) and age, whatever the senders put in their ids.
+ * Events this container acknowledged lately: delivered, or parked for the redrive (SPEC §4). A
+ * sender that retries a request after a 5xx/429 resends the events that were already
+ * acknowledged with it; within a warm container such a resend is answered as before
+ * (`delivered` or `queued`, with `duplicate: true`) without another Gainsight call or another
+ * parked copy, on every route. An event is known by its message id AND its content, so a new
+ * event that reuses an id is still sent. Only digests are kept, never ids or events: the memory
+ * is bounded by count (oldest first) and age, whatever the senders put in their ids.
  *
  * A resend that lands on another container is not recognised; with a parking queue a request is
  * rarely answered 5xx for events that could be parked, so such resends are rare.
  */
-export class DeliveredEvents {
-  readonly #expiry = new Map<string, number>();
+export class AcknowledgedEvents {
+  readonly #entries = new Map<string, { until: number; status: Acknowledged }>();
 
   constructor(
     readonly maxEntries = 10_000,
@@ -37,24 +41,25 @@ export class DeliveredEvents {
     return createHash('sha256').update(messageId, 'utf8').update('\0').update(content, 'utf8').digest('base64');
   }
 
-  has(key: string, now = Date.now()): boolean {
-    const expires = this.#expiry.get(key);
-    if (expires === undefined) return false;
-    if (expires > now) return true;
-    this.#expiry.delete(key);
-    return false;
+  /** What became of the event, if this container acknowledged it within the time to live. */
+  recall(key: string, now = Date.now()): Acknowledged | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) return entry.status;
+    this.#entries.delete(key);
+    return undefined;
   }
 
-  add(key: string, now = Date.now()): void {
-    this.#expiry.delete(key); // re-insert at the newest end
-    this.#expiry.set(key, now + this.ttlMs);
-    while (this.#expiry.size > this.maxEntries) {
-      const oldest = this.#expiry.keys().next().value as string;
-      this.#expiry.delete(oldest);
+  remember(key: string, status: Acknowledged, now = Date.now()): void {
+    this.#entries.delete(key); // re-insert at the newest end
+    this.#entries.set(key, { until: now + this.ttlMs, status });
+    while (this.#entries.size > this.maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
     }
   }
 
   get size(): number {
-    return this.#expiry.size;
+    return this.#entries.size;
   }
 }

@@ -14,7 +14,7 @@ export type EventResult =
       status: 'delivered';
       calls: number;
       attempts: number;
-      /** A resend of a custom event this container already delivered: not sent again. */
+      /** A resend of an event this container already delivered: not sent again. */
       duplicate?: true;
     }
   | { messageId?: string; type: RelayEvent['type']; status: 'skipped'; reason: string }

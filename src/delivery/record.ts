@@ -1,7 +1,7 @@
-import type { RelayError } from '../errors.ts';
+import { KeyRefusedError } from '../errors.ts';
 import { type MetricOutcome, count, logger, recordEvents } from '../observability.ts';
 import type { EventOutcome } from './process.ts';
-import type { ResultEntry, Settled } from './settle.ts';
+import type { Settled } from './settle.ts';
 
 /**
  * What a request's events leave for the operator: one log line per event (message id, type,
@@ -20,9 +20,14 @@ export interface EventRecord {
   settled: Settled;
 }
 
-/** A failed event is `rejected` when retrying cannot help, else `failed` (the sender retries). */
-const metricOutcome = (status: ResultEntry['status'], failure: RelayError | undefined): MetricOutcome =>
-  status === 'failed' ? (failure?.retryable ? 'failed' : 'rejected') : status;
+/**
+ * A failed event is `rejected` when retrying cannot help, else `failed` (the sender retries); a
+ * resend this container had already acknowledged is a `duplicate`.
+ */
+function metricOutcome({ entry, failure }: Settled): MetricOutcome {
+  if (entry.status === 'failed') return failure?.retryable ? 'failed' : 'rejected';
+  return 'duplicate' in entry && entry.duplicate ? 'duplicate' : entry.status;
+}
 
 /** Attempts beyond the first of each call. */
 const retriesOf = (outcome: EventOutcome | undefined): number => {
@@ -31,15 +36,17 @@ const retriesOf = (outcome: EventOutcome | undefined): number => {
   return outcome.result.status === 'delivered' ? outcome.result.attempts - outcome.result.calls : 0;
 };
 
-function fieldsOf({ valid, user, outcome, settled: { entry, failure } }: EventRecord): Record<string, unknown> {
-  const delivered = outcome?.ok && outcome.result.status === 'delivered' ? outcome.result : undefined;
+function fieldsOf({ valid, user, outcome, settled }: EventRecord): Record<string, unknown> {
+  const { entry, failure } = settled;
+  const delivered = entry.status === 'delivered' ? entry : undefined;
   return {
     messageId: entry.messageId,
     type: valid ? entry.type : 'invalid',
     user,
-    outcome: metricOutcome(entry.status, failure),
+    outcome: metricOutcome(settled),
     ...(outcome ? { latencyMs: Math.round(outcome.durationMs) } : {}),
-    ...(delivered ? { calls: delivered.calls, attempts: delivered.attempts, ...(delivered.duplicate ? { duplicate: true } : {}) } : {}),
+    ...(delivered ? { calls: delivered.calls, attempts: delivered.attempts } : {}),
+    ...('duplicate' in entry && entry.duplicate ? { duplicate: true } : {}),
     ...(outcome && !outcome.ok ? { calls: outcome.calls, attempts: outcome.attempts } : {}),
     ...(failure ? { code: failure.code, reason: failure.logReason } : outcome && !outcome.ok ? { code: outcome.error.code } : {}),
   };
@@ -49,15 +56,14 @@ export function recordOutcomes(records: readonly EventRecord[]): void {
   let keyRefused = false;
   for (const record of records) {
     const fields = fieldsOf(record);
-    if (record.outcome && !record.outcome.ok && record.outcome.error.code === 'gainsight_auth') keyRefused = true;
+    if (record.outcome && !record.outcome.ok && record.outcome.error instanceof KeyRefusedError) keyRefused = true;
     if (record.settled.entry.status === 'failed') logger.warn(`event ${fields.outcome}`, fields);
     else logger.info(`event ${record.settled.entry.status}`, fields);
   }
-  recordEvents(
-    records.map(({ valid, settled: { entry, failure } }) => ({ type: valid ? entry.type : 'invalid', outcome: metricOutcome(entry.status, failure) })),
-  );
+  recordEvents(records.map(({ valid, settled }) => ({ type: valid ? settled.entry.type : 'invalid', outcome: metricOutcome(settled) })));
   count('Retries', records.reduce((sum, { outcome }) => sum + retriesOf(outcome), 0));
-  count('EventsParked', records.filter(({ settled }) => settled.entry.status === 'queued').length);
+  // Parked by this request: a resend of an event parked before is a duplicate, not parked again.
+  count('EventsParked', records.filter(({ settled }) => metricOutcome(settled) === 'queued').length);
   if (keyRefused) {
     logger.error(
       'Gainsight PX refused the API key (401/403): put a valid REST API key with Write permission in the api-key parameter (or PX_API_KEY); events are parked or answered 503 until then',

@@ -1,4 +1,4 @@
-import { type RelayError, isRelayError } from '../errors.ts';
+import { KeyRefusedError, type RelayError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { type ParkedEvent, type Reason, failedMessage, readParked, reasonOf } from './parking.ts';
 import { planEvent } from './plan.ts';
@@ -81,7 +81,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       consecutiveFailures = 0;
       return;
     }
-    if (outcome.error.code === 'gainsight_auth' && !keyRefusalLogged) {
+    if (outcome.error instanceof KeyRefusedError && !keyRefusalLogged) {
       keyRefusalLogged = true;
       logger.error(
         'Gainsight PX refused the API key during redrive (401/403): put a valid REST API key with Write permission in the api-key parameter; parked events stay parked until then',

@@ -14,7 +14,7 @@ import type { Queue } from './queue.ts';
 /** One event's line in the answer (SPEC §4 `results[]`). */
 export type ResultEntry =
   | EventResult
-  | { messageId?: string; type: string; status: 'queued'; reason: string }
+  | { messageId?: string; type: string; status: 'queued'; reason: string; duplicate?: true }
   | { messageId?: string; type: string; status: 'failed'; error: { code: string; message: string; details?: unknown } };
 
 /** The final state of one event: its line, and the error when it failed. */

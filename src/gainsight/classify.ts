@@ -98,9 +98,6 @@ export function classify(request: GainsightRequest, answer: GainsightResponse | 
   return { next: 'rejected', error: new UpstreamRejectedError(detail ? `${summary}: ${detail}` : summary, { details, logMessage: summary }) };
 }
 
-/** The error of a verdict that is not a success (for callers that only need to report it). */
-export const errorOf = (verdict: Verdict): RelayError | undefined => (verdict.next === 'success' ? undefined : verdict.error);
-
 const isResponse = (value: unknown): value is GainsightResponse =>
   typeof value === 'object' && value !== null && typeof (value as GainsightResponse).status === 'number' && (value as GainsightResponse).headers instanceof Headers;
 

@@ -1,10 +1,11 @@
 import { MethodNotAllowedError, RateLimitedError, type RelayError, UnavailableError, isRelayError } from '../errors.ts';
 import type { Settled } from '../delivery/settle.ts';
-import type { RoutePolicy } from './routes.ts';
+import type { EventsRoute } from './routes.ts';
 
 /**
  * The one answer policy (SPEC §4): what status and body the sender gets, from the outcomes of a
- * request's events or from the error that stopped it. Nothing else decides a status.
+ * request's events or from the error that stopped it. Nothing else decides the status of an
+ * events request or of an error; the health routes answer in `health.ts` and `route.ts`.
  *
  * For a request's events, the most urgent outcome decides:
  * | some event …                                        | status |
@@ -49,7 +50,7 @@ const longestWait = (errors: readonly RateLimitedError[]): RateLimitedError =>
   errors.reduce((longest, error) => ((error.retryAfterSeconds ?? -1) > (longest.retryAfterSeconds ?? -1) ? error : longest));
 
 /** The answer to a request whose events were each settled. */
-export function answerEvents(settled: readonly Settled[], route: Pick<RoutePolicy, 'parkedStatus'>): HttpResponse {
+export function answerEvents(settled: readonly Settled[], route: Pick<EventsRoute, 'parkedStatus'>): HttpResponse {
   const results = settled.map((item) => item.entry);
   const failures = settled.flatMap((item) => (item.failure ? [item.failure] : []));
   if (failures.length === 0) {

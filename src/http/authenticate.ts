@@ -57,7 +57,7 @@ export function basicWriteKey(header: string | undefined): string | null | undef
 
 /** What opens the invocation's route, or undefined when it needs nothing. */
 interface Door {
-  kind: RoutePolicy['credentials'];
+  kind: 'webhook-secret' | 'write-key';
   secrets: readonly string[];
   authorization: string | undefined;
 }
@@ -66,12 +66,12 @@ function doorOf(state: RelayState): Door | undefined {
   const invocation = state.invocation;
   const credentials = state.served?.credentials;
   if (invocation?.kind !== 'http' || credentials === undefined) return undefined;
-  if (invocation.route.name === 'health' && !invocation.deep) return undefined;
   const kind = invocation.route.credentials;
+  if (kind === 'none') return undefined;
   const secrets = kind === 'write-key' ? credentials.writeKeys : credentials.webhookSecrets;
-  // None configured: possible only with env configuration (local development), where the loader
-  // has logged that authentication is off.
-  return secrets.length === 0 ? undefined : { kind, secrets, authorization: invocation.http.headers.authorization };
+  // Local development without secrets: the loader has logged that authentication is off.
+  if (secrets.length === 0 && credentials.emptyListOpens) return undefined;
+  return { kind, secrets, authorization: invocation.http.headers.authorization };
 }
 
 /**

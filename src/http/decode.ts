@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import type { MiddlewareObj } from '@middy/core';
 import { AuthError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { isRecord } from '../events/common.ts';
+import { isEventsRoute } from './routes.ts';
 import { stateOf } from './state.ts';
 import { normaliseTracking } from './tracking.ts';
 
@@ -101,7 +102,7 @@ export function decodeBody(): MiddlewareObj {
     before: function decodeBodyBefore(request) {
       const state = stateOf(request);
       const invocation = state.invocation;
-      if (invocation?.kind !== 'http') return;
+      if (invocation?.kind !== 'http' || !isEventsRoute(invocation.route)) return;
       const { body, isBase64Encoded, headers } = invocation.http;
       const shape = invocation.route.body;
       try {

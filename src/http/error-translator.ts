@@ -37,7 +37,7 @@ export function errorTranslator(): MiddlewareObj {
       else if (known === undefined || known.statusCode >= 500) count('ErrorResponses');
       else count('RejectedRequests');
 
-      if (invocation?.kind === 'http' && invocation.deep && known instanceof ConfigurationError) {
+      if (invocation?.kind === 'http' && invocation.route.name === 'deep-health' && known instanceof ConfigurationError) {
         // An authenticated deep health check names the part that fails: the configuration.
         request.response = healthAnswer({ configuration: { ok: false, code: known.code, message: known.message } });
         return;

@@ -2,15 +2,23 @@ import type { Context } from 'aws-lambda';
 import type { RelayConfig } from '../config/relay-config.ts';
 import { deliverBatch } from '../delivery/batch.ts';
 import { deadlinesOf } from '../delivery/budget.ts';
-import { DeliveredEvents } from '../delivery/dedupe.ts';
+import { type Acknowledged, AcknowledgedEvents } from '../delivery/dedupe.ts';
 import { type Prepared, prepareAll, rejectRequest } from '../delivery/prepare.ts';
-import type { EventResult } from '../delivery/process.ts';
 import { type EventRecord, recordOutcomes } from '../delivery/record.ts';
-import { failedEntry, settleAll } from '../delivery/settle.ts';
+import { type ResultEntry, failedEntry, settleAll } from '../delivery/settle.ts';
+import type { RelayEvent } from '../events/index.ts';
 import { logger } from '../observability.ts';
 import type { Pipeline } from '../pipeline.ts';
 import { type HttpResponse, answerEvents } from './answer.ts';
-import type { RoutePolicy } from './routes.ts';
+import type { EventsRoute } from './routes.ts';
+
+/** The line of an event this container already acknowledged: as before, marked `duplicate`. */
+function resent(event: RelayEvent, before: Acknowledged): ResultEntry {
+  const id = event.messageId === undefined ? {} : { messageId: event.messageId };
+  return before === 'delivered'
+    ? { ...id, type: event.type, status: 'delivered', calls: 0, attempts: 0, duplicate: true }
+    : { ...id, type: event.type, status: 'queued', reason: 'already parked', duplicate: true };
+}
 
 /**
  * `POST /events` and the tracking API, once the sender is authenticated and the body decoded:
@@ -23,7 +31,7 @@ export async function relayEvents(
     /** The events as sent, when decoding normalised them: what the memory of delivered events compares. */
     sentEvents?: readonly unknown[] | undefined;
     receivedAt: number;
-    route: RoutePolicy;
+    route: EventsRoute;
   },
   config: RelayConfig,
   pipeline: Pipeline,
@@ -38,18 +46,17 @@ export async function relayEvents(
   if (only !== undefined) logger.setCorrelationId(only);
 
   const sent = request.sentEvents ?? rawEvents;
-  const keys = prepared.map(({ event, index }) => (config.dryRun ? undefined : DeliveredEvents.keyOf(event.messageId, sent[index])));
+  const keys = prepared.map(({ event, index }) => (config.dryRun ? undefined : AcknowledgedEvents.keyOf(event.messageId, sent[index])));
   const fresh: (Prepared & { key: string | undefined })[] = [];
   const records: EventRecord[] = new Array(rawEvents.length);
   prepared.forEach((item, position) => {
     const key = keys[position];
-    const { event, plan, index } = item;
-    if (key === undefined || !pipeline.delivered.has(key)) {
+    const before = key === undefined ? undefined : pipeline.acknowledged.recall(key);
+    if (before === undefined) {
       fresh.push({ ...item, key });
       return;
     }
-    const duplicate: EventResult = { ...(event.messageId === undefined ? {} : { messageId: event.messageId }), type: event.type, status: 'delivered', calls: 0, attempts: 0, duplicate: true };
-    records[index] = { valid: true, user: pipeline.hashUser(plan.userId), settled: { entry: duplicate } };
+    records[item.index] = { valid: true, user: pipeline.hashUser(item.plan.userId), settled: { entry: resent(item.event, before) } };
   });
 
   const { deliverBy, parkBy } = deadlinesOf(request.receivedAt, pipeline.budgetMs, context, pipeline.parking !== undefined);
@@ -58,7 +65,7 @@ export async function relayEvents(
 
   fresh.forEach(({ plan, index, key }, position) => {
     const done = settled[position] as NonNullable<(typeof settled)[number]>;
-    if (key !== undefined && done.entry.status === 'delivered') pipeline.delivered.add(key);
+    if (key !== undefined && (done.entry.status === 'delivered' || done.entry.status === 'queued')) pipeline.acknowledged.remember(key, done.entry.status);
     records[index] = { valid: true, user: pipeline.hashUser(plan.userId), outcome: outcomes[position], settled: done };
   });
   for (const { index, messageId, type, error } of invalid) records[index] = { valid: false, settled: failedEntry(messageId, type, error) };

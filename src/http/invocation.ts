@@ -1,5 +1,5 @@
 import { MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
-import { ROUTES, type RoutePolicy } from './routes.ts';
+import { DEEP_HEALTH, ROUTES, type RoutePolicy } from './routes.ts';
 
 /**
  * What kind of invocation this is. One function serves API Gateway (HTTP API payload 2.0 and REST
@@ -23,8 +23,6 @@ export type Invocation =
       kind: 'http';
       http: InboundHttp;
       route: RoutePolicy;
-      /** `GET /health?deep=1` */
-      deep?: boolean;
     }
   | { kind: 'scheduled' }
   | { kind: 'action'; action: 'refresh' | 'redrive' };
@@ -109,7 +107,7 @@ export function classifyInvocation(event: unknown): Invocation {
         throw new MethodNotAllowedError(`${http.path} accepts ${match.methods.join(', ')}`, match.methods);
       }
       const deep = match.name === 'health' && ['1', 'true', 'yes'].includes((http.query.deep ?? '').toLowerCase());
-      return { kind: 'http', http, route: match, ...(deep ? { deep } : {}) };
+      return { kind: 'http', http, route: deep ? DEEP_HEALTH : match };
     }
     if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
     if (event.action === 'refresh' || event.action === 'redrive') return { kind: 'action', action: event.action };

@@ -14,7 +14,7 @@ export function route(): MiddlewareObj {
     before: function routeBefore(request) {
       const state = beginState(request);
       state.invocation = classifyInvocation(state.raw);
-      if (state.invocation.kind === 'http' && state.invocation.route.name === 'health' && !state.invocation.deep) {
+      if (state.invocation.kind === 'http' && state.invocation.route.name === 'health') {
         return json(200, { status: 'ok', version: VERSION });
       }
       return undefined;

@@ -1,24 +1,23 @@
 /**
- * The HTTP routes (SPEC §1, §1.1), each described by a policy: what opens it, how its body is
- * read, and how its answer treats invalid and parked events. Code on the request path asks the
+ * The HTTP routes (SPEC §1, §1.1), each described by a policy: who may call, how the body is
+ * read, and how the answer treats invalid and parked events. Code on the request path asks the
  * policy instead of testing route names.
  */
 
 /** What a tracking-API path carries: a batch envelope or one call of a given type. */
 export type TrackingCall = 'batch' | 'identify' | 'track' | 'group' | 'page' | 'screen' | 'alias';
 
-export interface RoutePolicy {
-  /** For logs and metrics. */
-  name: 'events' | 'tracking' | 'health';
+/** A route that takes events: `POST /events` and the tracking API. */
+export interface EventsRoute {
+  name: 'events' | 'tracking';
   methods: readonly string[];
   /**
-   * Who may call: the webhook secrets as a Bearer token; the tracking API's write keys (Basic
-   * user name, Bearer, or the body's `writeKey`); or anyone (plain `GET /health`, which touches
-   * nothing — `?deep=1` needs the webhook secret).
+   * Who may call: the webhook secrets as a Bearer token, or the tracking API's write keys (Basic
+   * user name, Bearer, or the body's `writeKey`).
    */
   credentials: 'webhook-secret' | 'write-key';
   /** How the body becomes raw events: RudderStack's webhook shapes, or one tracking-API call. */
-  body: { kind: 'events' } | { kind: 'tracking'; call: TrackingCall } | { kind: 'none' };
+  body: { kind: 'events' } | { kind: 'tracking'; call: TrackingCall };
   /**
    * An invalid event in a batch: `request` refuses the whole request before anything is sent
    * (RudderStack's webhook sends one event per request); `event` delivers the valid ones and
@@ -34,7 +33,19 @@ export interface RoutePolicy {
   skewCorrected: boolean;
 }
 
-const EVENTS: RoutePolicy = Object.freeze<RoutePolicy>({
+/**
+ * `GET /health`: open, answered at once, touching nothing; `GET /health?deep=1` checks SSM and
+ * Gainsight and needs the webhook secret.
+ */
+export interface HealthRoute {
+  name: 'health' | 'deep-health';
+  methods: readonly string[];
+  credentials: 'none' | 'webhook-secret';
+}
+
+export type RoutePolicy = EventsRoute | HealthRoute;
+
+const EVENTS: EventsRoute = Object.freeze<EventsRoute>({
   name: 'events',
   methods: ['POST'],
   credentials: 'webhook-secret',
@@ -44,20 +55,13 @@ const EVENTS: RoutePolicy = Object.freeze<RoutePolicy>({
   skewCorrected: false,
 });
 
-const HEALTH: RoutePolicy = Object.freeze<RoutePolicy>({
-  name: 'health',
-  methods: ['GET'],
-  credentials: 'webhook-secret',
-  body: { kind: 'none' },
-  invalidEvents: 'reject-request',
-  parkedStatus: 202,
-  skewCorrected: false,
-});
+export const HEALTH: HealthRoute = Object.freeze<HealthRoute>({ name: 'health', methods: ['GET'], credentials: 'none' });
+export const DEEP_HEALTH: HealthRoute = Object.freeze<HealthRoute>({ name: 'deep-health', methods: ['GET'], credentials: 'webhook-secret' });
 
 const TRACKING_CALLS: readonly TrackingCall[] = ['batch', 'identify', 'track', 'group', 'page', 'screen', 'alias'];
 
-const tracking = (call: TrackingCall): RoutePolicy =>
-  Object.freeze<RoutePolicy>({
+const tracking = (call: TrackingCall): EventsRoute =>
+  Object.freeze<EventsRoute>({
     name: 'tracking',
     methods: ['POST'],
     credentials: 'write-key',
@@ -67,9 +71,11 @@ const tracking = (call: TrackingCall): RoutePolicy =>
     skewCorrected: true,
   });
 
-/** Path → policy. */
+/** Path → policy (`/health` becomes {@link DEEP_HEALTH} with `?deep=1`). */
 export const ROUTES: ReadonlyMap<string, RoutePolicy> = new Map<string, RoutePolicy>([
   ['/events', EVENTS],
   ['/health', HEALTH],
   ...TRACKING_CALLS.map((call): [string, RoutePolicy] => [`/v1/${call}`, tracking(call)]),
 ]);
+
+export const isEventsRoute = (route: RoutePolicy): route is EventsRoute => route.name === 'events' || route.name === 'tracking';

@@ -355,15 +355,22 @@ describe('multi-step resume', () => {
     px.reset();
     px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
     px.accounts.set('acme', account!);
+    const runStarted = Date.now();
     const { result } = await invoke(handler, event());
+    const runEnded = Date.now();
 
     expect(result).toEqual({
       ok: true,
       action,
       dataCenter: 'US',
       dryRun: false,
+      configuration: { loadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), stale: false },
       redrive: { received: 1, delivered: 1, requeued: 0, rejected: 0, stoppedBy: 'empty' },
     });
+    // Housekeeping refreshes the configuration: it was (re)loaded by this run.
+    const loadedAt = Date.parse(result.configuration.loadedAt);
+    expect(loadedAt).toBeGreaterThanOrEqual(runStarted);
+    expect(loadedAt).toBeLessThanOrEqual(runEnded);
     expect(px.calls()).toEqual(['PUT /users/u1']);
     expect(px.requests[0]?.body).toEqual({ accountId: 'acme' });
     expect(px.users.get('u1')).toMatchObject({ accountId: 'acme' });

@@ -129,6 +129,42 @@ describe('one log line per event outcome', () => {
   });
 });
 
+describe('a resent event this container already delivered', () => {
+  it('logs it as a duplicate with no calls or attempts, and counts it as Events outcome=duplicate, not delivered', async () => {
+    px.users.set('u-dup', { identifyId: 'u-dup' });
+    const event = { type: 'identify', messageId: 'msg-duplicate', userId: 'u-dup', traits: { email: 'dup@example.test' } };
+    expect((await post(event)).status).toBe(200);
+    px.reset();
+    capture.clear();
+
+    const answer = await post(event);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toEqual([{ messageId: 'msg-duplicate', type: 'identify', status: 'delivered', calls: 0, attempts: 0, duplicate: true }]);
+    expect(px.requests).toEqual([]);
+    const lines = eventLines();
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'event delivered',
+        messageId: 'msg-duplicate',
+        type: 'identify',
+        outcome: 'duplicate',
+        duplicate: true,
+        calls: 0,
+        attempts: 0,
+        user: keyedUserHash('u-dup', px.apiKey),
+      }),
+    ]);
+    expect(lines[0]).not.toHaveProperty('latencyMs');
+    const events = metrics().filter((metric) => metric.name === 'Events');
+    expect(events).toEqual([
+      { name: 'Events', unit: 'Count', dimensions: { service: 'gainsight-px-relay', type: 'identify', outcome: 'duplicate' }, value: 1 },
+    ]);
+    expect(metrics().filter((metric) => metric.name.startsWith('GainsightCalls'))).toEqual([]);
+  });
+});
+
 describe('metrics (embedded metric format)', () => {
   it('counts events by type and outcome, and times Gainsight calls by status class', async () => {
     px.users.set('u1', { identifyId: 'u1' });

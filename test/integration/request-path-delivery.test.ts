@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Capture, captureOutput, saveEnv } from '../support/capture.ts';
+import { type Capture, captureOutput, emittedMetrics, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
 import { type Handler, type HttpAnswer, call, httpApiEvent, lambdaContext, loadHandler } from '../support/lambda.ts';
@@ -47,8 +47,8 @@ const track = (messageId: string, userId: string, event = 'Report Exported', pro
 });
 const identify = (messageId: string, userId: string) => ({ type: 'identify', messageId, userId, traits: { email: `${userId}@example.test` }, timestamp: TIME });
 
-/** The handler configured from the environment; `parking`/`failed` add those queues. */
-function relay(options: { parking?: boolean; failed?: boolean; budgetMs?: number } = {}): Promise<Handler> {
+/** The handler configured from the environment; `parking`/`failed` add those queues (`failed` may name another URL). */
+function relay(options: { parking?: boolean; failed?: boolean | string; budgetMs?: number } = {}): Promise<Handler> {
   return loadHandler({
     PX_API_KEY: px.apiKey,
     PX_PRODUCT_KEY: PRODUCT_KEY,
@@ -61,7 +61,7 @@ function relay(options: { parking?: boolean; failed?: boolean; budgetMs?: number
     AWS_SECRET_ACCESS_KEY: 'dummy-secret',
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     ...(options.parking ? { DEAD_LETTER_QUEUE_URL: parkingUrl } : {}),
-    ...(options.failed ? { FAILED_QUEUE_URL: failedUrl } : {}),
+    ...(options.failed ? { FAILED_QUEUE_URL: typeof options.failed === 'string' ? options.failed : failedUrl } : {}),
   });
 }
 
@@ -220,6 +220,57 @@ describe('Defect "a resend after a partial 503 rewrites delivered events on POST
   });
 });
 
+describe('A resend of a parked event is not parked twice', () => {
+  it('answers the parked event of a resent batch queued as a duplicate, and the parking queue keeps one message for it', async () => {
+    // The failed queue does not exist: the rejected event's copy cannot be stored, so the batch is answered 503.
+    const missingQueue = `${sqs.endpoint}/${sqs.accountId}/rpd-missing-failed`;
+    const handler = await relay({ parking: true, failed: missingQueue });
+    px.users.set('u-rejected', { identifyId: 'u-rejected' });
+    px.script(
+      { method: 'POST', path: '/events/custom', status: 503, headers: NO_RETRY }, // A: retrying cannot fit the budget → parked
+      { method: 'PUT', path: '/users/u-rejected', status: 400 }, // B: rejected for good
+    );
+    const batch = [track('parked-a', 'u-parked'), identify('rejected-b', 'u-rejected')];
+
+    const first = await postEvents(handler, batch);
+
+    expect(first.status).toBe(503);
+    expect(first.body.error.code).toBe('queue_unavailable');
+    expect(first.body.error.details.results).toEqual([
+      { messageId: 'parked-a', type: 'track', status: 'queued', reason: 'upstream_unavailable' },
+      { messageId: 'rejected-b', type: 'identify', status: 'failed', error: expect.objectContaining({ code: 'queue_unavailable' }) },
+    ]);
+    expect(queueBodies(parkingUrl).map((message) => message.event.messageId)).toEqual(['parked-a']);
+    expect(px.calls()).toEqual(['POST /events/custom', 'PUT /users/u-rejected']);
+
+    // The sender retries the whole batch; Gainsight now accepts B.
+    px.reset();
+    px.users.set('u-rejected', { identifyId: 'u-rejected' });
+    sqs.calls.length = 0;
+    capture.clear();
+    const resent = await postEvents(handler, batch);
+
+    expect(resent.status).toBe(202);
+    expect(resent.body.results).toEqual([
+      { messageId: 'parked-a', type: 'track', status: 'queued', reason: 'already parked', duplicate: true },
+      { messageId: 'rejected-b', type: 'identify', status: 'delivered', calls: 1, attempts: 1 },
+    ]);
+    expect(px.calls()).toEqual(['PUT /users/u-rejected']);
+    expect(sendMessageCalls()).toBe(0);
+    const parked = queueBodies(parkingUrl);
+    expect(parked).toHaveLength(1);
+    expect(parked[0]).toMatchObject({ kind: PARKED_KIND, event: { type: 'track', messageId: 'parked-a', userId: 'u-parked' } });
+    const lines = logLines().filter((line) => line.messageId === 'parked-a');
+    expect(lines).toEqual([expect.objectContaining({ level: 'INFO', message: 'event queued', type: 'track', outcome: 'duplicate', duplicate: true })]);
+    // Nothing was sent for it this time: no calls, attempts or latency to report.
+    for (const field of ['calls', 'attempts', 'latencyMs']) expect(lines[0]).not.toHaveProperty(field);
+    // Nor was it parked again: the EventsParked metric does not count the resend.
+    const metrics = emittedMetrics(capture.entries(), 'GainsightPxRelay');
+    expect(metrics).toContainEqual(expect.objectContaining({ name: 'Events', dimensions: expect.objectContaining({ type: 'track', outcome: 'duplicate' }), value: 1 }));
+    expect(metrics.filter((metric) => metric.name === 'EventsParked')).toEqual([]);
+  });
+});
+
 describe('Defect "a 400 KB messageId is kept whole": message ids are capped and remembered as digests', () => {
   const HUGE = 'm'.repeat(400 * 1024);
 
@@ -274,8 +325,8 @@ describe('Defect "a 400 KB messageId is kept whole": message ids are capped and 
 
   it('remembers 300 delivered events by digests that do not contain their 200-character ids', async () => {
     const handler = await relay();
-    const { DeliveredEvents } = await import('../../src/delivery/dedupe.ts');
-    const remembered = vi.spyOn(DeliveredEvents.prototype, 'add');
+    const { AcknowledgedEvents } = await import('../../src/delivery/dedupe.ts');
+    const remembered = vi.spyOn(AcknowledgedEvents.prototype, 'remember');
     const ids = Array.from({ length: 300 }, (_, index) => `${String(index).padStart(3, '0')}-${'i'.repeat(196)}`);
 
     for (const id of ids) expect((await postEvents(handler, track(id, 'u-digest'))).status).toBe(200);

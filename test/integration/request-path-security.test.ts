@@ -142,6 +142,24 @@ describe('Defect "an open endpoint by misconfiguration": a deployed function wit
     expect(output()).not.toContain(SECRET);
   });
 
+  it('still fails closed with IS_OFFLINE=false: only a true IS_OFFLINE means serverless-offline', async () => {
+    const handler = await loadHandler({ ...deployedEnv(''), IS_OFFLINE: 'false', DRY_RUN: undefined });
+
+    const withSecret = await postEvents(handler, track('fc-offline-false'), SECRET);
+    const anonymous = await postEvents(handler, track('fc-offline-false-anon'), null);
+
+    for (const answer of [withSecret, anonymous]) {
+      expect(answer.status).toBe(503);
+      expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
+    }
+    const [line] = linesWith('configuration could not be loaded');
+    expect(line).toMatchObject({ level: 'ERROR', code: 'configuration_error' });
+    expect(String(line?.reason)).toContain('SSM_PREFIX');
+    expect(px.requests).toEqual([]);
+    expect(ssm.calls).toEqual([]);
+    expect(output()).not.toContain(SECRET);
+  });
+
   it('uses the env configuration under serverless-offline (IS_OFFLINE set), as npm start does', async () => {
     const handler = await loadHandler({ ...deployedEnv(''), IS_OFFLINE: 'true', DRY_RUN: undefined });
 
@@ -369,9 +387,10 @@ describe('Defect "no stale-on-error": the last good configuration keeps serving 
 describe('Defect "SSM failures are not explained in the logs": the cause is logged, never a value', () => {
   it('logs the SDK error name and HTTP status of an SSM failure, and no secret', async () => {
     seedSsm({ extra: { 'write-keys': WRITE_KEY } });
-    const handler = await ssmRelay({ SSM_CACHE_TTL_SECONDS: '0' });
+    const handler = await ssmRelay({ SSM_CACHE_TTL_SECONDS: '1' });
     expect((await postEvents(handler, track('cause-ok'), SECRET)).status).toBe(200);
     ssm.script({ status: 500, times: 2 });
+    await sleep(1100); // past the cache lifetime: the next request reads SSM
 
     await postEvents(handler, track('cause-stale'), SECRET);
 
@@ -489,19 +508,44 @@ describe('Defect "one secret list for two doors": write keys open /v1/* only, we
 
   it('lets the webhook secret serve /v1/* without a write-keys parameter, warning once per container', async () => {
     seedSsm();
-    const handler = await ssmRelay({ SSM_CACHE_TTL_SECONDS: '0' });
+    const handler = await ssmRelay({ SSM_CACHE_TTL_SECONDS: '1' });
 
-    const answers = [
-      await postTracking(handler, '/v1/track', sdkTrack('wk-shared-1'), { authorization: basic(SECRET) }),
-      await postTracking(handler, '/v1/track', sdkTrack('wk-shared-2'), { authorization: `Bearer ${SECRET}` }),
-      await postEvents(handler, track('wk-shared-3'), SECRET),
-    ];
+    // Each request past the previous load's lifetime, so that each loads the configuration again.
+    const answers = [await postTracking(handler, '/v1/track', sdkTrack('wk-shared-1'), { authorization: basic(SECRET) })];
+    await sleep(1100);
+    answers.push(await postTracking(handler, '/v1/track', sdkTrack('wk-shared-2'), { authorization: `Bearer ${SECRET}` }));
+    await sleep(1100);
+    answers.push(await postEvents(handler, track('wk-shared-3'), SECRET));
 
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
     expect(ssm.calls).toHaveLength(3); // three loads…
     expect(linesWith(`${PREFIX}/write-keys is not set: the webhook secrets also serve as tracking-API write keys`)).toEqual([
       expect.objectContaining({ level: 'WARN' }), // …one warning
     ]);
+  });
+
+  it('refuses every /v1/* request, the webhook secret and an empty Basic user included, when the write-keys parameter exists but is blank', async () => {
+    seedSsm({ extra: { 'write-keys': ' , ' } });
+    const handler = await ssmRelay();
+
+    const refused = [
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-secret-basic'), { authorization: basic(SECRET) }),
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-secret-bearer'), { authorization: `Bearer ${SECRET}` }),
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-secret-body', { writeKey: SECRET })),
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-empty-basic'), { authorization: basic('') }),
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-empty-body', { writeKey: '' })),
+      await postTracking(handler, '/v1/track', sdkTrack('wk-blank-none')),
+    ];
+    const webhook = await postEvents(handler, track('wk-blank-events'), SECRET);
+
+    expect(refused.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    for (const answer of refused) expect(answer.body.error.code).toBe('unauthorized');
+    // The webhook route keeps its secret.
+    expect(webhook.status).toBe(200);
+    expect(px.calls()).toEqual(['POST /events/custom']);
+    expect(ssm.calls).toHaveLength(1);
+    expect(linesWith(`${PREFIX}/write-keys is empty: the tracking API refuses every request`)).toEqual([expect.objectContaining({ level: 'WARN' })]);
+    expect(linesWith(`${PREFIX}/write-keys is not set: the webhook secrets also serve as tracking-API write keys`)).toEqual([]);
   });
 });
 

@@ -158,34 +158,121 @@ describe('caching', () => {
     expect(ssm.requestedNames().filter((name) => name.endsWith('/settings'))).toHaveLength(1);
   });
 
-  it('reads SSM again once SSM_CACHE_TTL_SECONDS have passed (0: every invocation)', async () => {
-    const handler = await relay({ SSM_CACHE_TTL_SECONDS: '0' });
+  it('reads SSM again once SSM_CACHE_TTL_SECONDS have passed (1 s, the shortest lifetime)', async () => {
+    const handler = await relay({ SSM_CACHE_TTL_SECONDS: '1' });
 
     await post(handler);
     await post(handler);
+    const withinLifetime = ssm.calls.length;
+    await sleep(1100);
+    await post(handler);
 
+    expect(withinLifetime).toBe(1);
     expect(ssm.calls).toHaveLength(2);
   });
 
-  it('picks up a rotated webhook secret after the cache expires', async () => {
+  it('refuses SSM_CACHE_TTL_SECONDS=0 as an invalid environment: every caller gets the generic 503, and SSM is never read', async () => {
     const handler = await relay({ SSM_CACHE_TTL_SECONDS: '0' });
+
+    const answers = [await post(handler), await post(handler, null), await post(handler, 'not-a-secret')];
+
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
+    }
+    expect(ssm.calls).toEqual([]);
+    expect(px.requests).toEqual([]);
+  });
+
+  it('picks up a rotated webhook secret after the cache expires', async () => {
+    const handler = await relay({ SSM_CACHE_TTL_SECONDS: '1' });
     expect((await post(handler)).status).toBe(200);
 
     ssm.setParameter(`${PREFIX}/webhook-secret`, 'rotated-secret', 'SecureString');
+    const beforeExpiry = await post(handler, SECRET);
+    await sleep(1100);
 
+    expect(beforeExpiry.status).toBe(200);
     expect((await post(handler, SECRET)).status).toBe(401);
     expect((await post(handler, 'rotated-secret')).status).toBe(200);
+    expect(ssm.calls).toHaveLength(2);
   });
 
-  it('re-reads settings on every scheduled run and returns a summary', async () => {
+  it('re-reads settings on every scheduled run and returns a summary with the configuration it read', async () => {
     const handler = await relay();
     await post(handler);
     ssm.setParameter(`${PREFIX}/settings`, JSON.stringify({ dataCenter: 'EU' }));
 
-    const summary = await handler(scheduledEvent(), lambdaContext());
+    const runStarted = Date.now();
+    const summary = (await handler(scheduledEvent(), lambdaContext())) as Record<string, any>;
+    const runEnded = Date.now();
 
-    expect(summary).toEqual({ ok: true, action: 'scheduled', dataCenter: 'EU', dryRun: false, redrive: 'no-queue' });
+    expect(summary).toEqual({
+      ok: true,
+      action: 'scheduled',
+      dataCenter: 'EU',
+      dryRun: false,
+      configuration: { loadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), stale: false },
+      redrive: 'no-queue',
+    });
+    // Read by this run, not the request before it.
+    const loadedAt = Date.parse(summary.configuration.loadedAt);
+    expect(loadedAt).toBeGreaterThanOrEqual(runStarted);
+    expect(loadedAt).toBeLessThanOrEqual(runEnded);
     expect(ssm.calls).toHaveLength(2);
+  });
+
+  it('reports the last good configuration as stale in a scheduled run while SSM fails past its lifetime', async () => {
+    const handler = await relay({ SSM_CACHE_TTL_SECONDS: '1' });
+    const firstLoadStarted = Date.now();
+    expect((await post(handler)).status).toBe(200);
+    const firstLoadEnded = Date.now();
+    ssm.script({ status: 500, times: 2 }); // one load: the SDK's attempt and its one retry
+    await sleep(1100);
+
+    const summary = (await handler(scheduledEvent(), lambdaContext())) as Record<string, any>;
+
+    expect(summary).toEqual({
+      ok: true,
+      action: 'scheduled',
+      dataCenter: 'US',
+      dryRun: false,
+      configuration: { loadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), stale: true },
+      redrive: 'no-queue',
+    });
+    // When the configuration served was read: by the first request, not by this run.
+    const loadedAt = Date.parse(summary.configuration.loadedAt);
+    expect(loadedAt).toBeGreaterThanOrEqual(firstLoadStarted);
+    expect(loadedAt).toBeLessThanOrEqual(firstLoadEnded);
+    expect(ssm.calls).toHaveLength(3);
+  });
+
+  it('reads SSM at once on a manual refresh, within the cache lifetime, and logs "configuration refreshed" with the summary', async () => {
+    await captureWhile(async (capture) => {
+      const handler = await relay(LOG_ENV);
+      await post(handler);
+      ssm.setParameter(`${PREFIX}/settings`, JSON.stringify({ dataCenter: 'EU' }));
+
+      const runStarted = Date.now();
+      const summary = (await handler({ action: 'refresh' }, lambdaContext())) as Record<string, any>;
+      const runEnded = Date.now();
+
+      expect(summary).toEqual({
+        ok: true,
+        action: 'refresh',
+        dataCenter: 'EU',
+        dryRun: false,
+        configuration: { loadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), stale: false },
+      });
+      const loadedAt = Date.parse(summary.configuration.loadedAt);
+      expect(loadedAt).toBeGreaterThanOrEqual(runStarted);
+      expect(loadedAt).toBeLessThanOrEqual(runEnded);
+      expect(ssm.calls).toHaveLength(2);
+      expect(capture.entries().filter((entry) => entry.message === 'configuration refreshed')).toEqual([
+        expect.objectContaining({ level: 'INFO', ...summary }),
+      ]);
+      expect(capture.entries().filter((entry) => entry.message === 'settings refreshed')).toEqual([]);
+    });
   });
 });
 

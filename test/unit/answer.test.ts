@@ -14,11 +14,11 @@ import {
   ValidationError,
 } from '../../src/errors.ts';
 import { type HttpResponse, answerError, answerEvents } from '../../src/http/answer.ts';
-import { ROUTES, type RoutePolicy } from '../../src/http/routes.ts';
+import { type EventsRoute, ROUTES, isEventsRoute } from '../../src/http/routes.ts';
 
-const routeOf = (path: string): RoutePolicy => {
+const routeOf = (path: string): EventsRoute => {
   const route = ROUTES.get(path);
-  if (route === undefined) throw new Error(`no route ${path}`);
+  if (route === undefined || !isEventsRoute(route)) throw new Error(`no events route ${path}`);
   return route;
 };
 
@@ -47,7 +47,7 @@ const REDIRECTED = new UnavailableError('Gainsight PX answered 302 (a redirect, 
 const PARKING_FAILED = new UnavailableError('SQS send failed', { code: 'queue_unavailable' });
 
 /** The settled events, the status, the error that names the body (none for a 2xx), Retry-After, the route (POST /events). */
-type Row = [label: string, settled: Settled[], status: number, decidedBy?: RelayError, retryAfter?: string, route?: RoutePolicy];
+type Row = [label: string, settled: Settled[], status: number, decidedBy?: RelayError, retryAfter?: string, route?: EventsRoute];
 
 const rows: Row[] = [
   // Nothing failed

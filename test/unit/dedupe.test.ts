@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveredEvents } from '../../src/delivery/dedupe.ts';
+import { AcknowledgedEvents } from '../../src/delivery/dedupe.ts';
 
 /** An event as a sender sent it (before any parsing); `overrides` spread over it. */
 const makeSent = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -12,7 +12,7 @@ const makeSent = (overrides: Record<string, unknown> = {}): Record<string, unkno
 
 /** The key of a sent event, as the events route computes it. */
 const keyOf = (sent: Record<string, unknown>): string | undefined =>
-  DeliveredEvents.keyOf(typeof sent.messageId === 'string' ? sent.messageId : undefined, sent);
+  AcknowledgedEvents.keyOf(typeof sent.messageId === 'string' ? sent.messageId : undefined, sent);
 
 /** A key that must exist. */
 const definedKeyOf = (sent: Record<string, unknown>): string => {
@@ -24,7 +24,7 @@ const definedKeyOf = (sent: Record<string, unknown>): string => {
 /** base64 of a SHA-256 digest. */
 const DIGEST_LENGTH = 44;
 
-describe('DeliveredEvents.keyOf', () => {
+describe('AcknowledgedEvents.keyOf', () => {
   it('gives the same key to the same event sent twice (same message id, same content)', () => {
     // Act
     const first = keyOf(makeSent());
@@ -52,7 +52,7 @@ describe('DeliveredEvents.keyOf', () => {
 
   it('gives no key to an event without a message id', () => {
     // Act
-    const key = DeliveredEvents.keyOf(undefined, makeSent({ messageId: undefined }));
+    const key = AcknowledgedEvents.keyOf(undefined, makeSent({ messageId: undefined }));
     // Assess
     expect(key).toBeUndefined();
   });
@@ -67,7 +67,7 @@ describe('DeliveredEvents.keyOf', () => {
     ['that is missing', undefined],
   ])('gives no key to content %s: such an event is simply not remembered', (_label, sent) => {
     // Act
-    const key = DeliveredEvents.keyOf('m-1', sent);
+    const key = AcknowledgedEvents.keyOf('m-1', sent);
     // Assess
     expect(key).toBeUndefined();
   });
@@ -87,15 +87,15 @@ describe('DeliveredEvents.keyOf', () => {
   });
 });
 
-describe('DeliveredEvents memory', () => {
+describe('AcknowledgedEvents memory', () => {
   it('remembers a key for its time to live, then forgets it', () => {
     // Prepare
-    const delivered = new DeliveredEvents(10, 1000);
-    delivered.add('k1', 0);
+    const delivered = new AcknowledgedEvents(10, 1000);
+    delivered.remember('k1', 'delivered', 0);
     // Act
-    const seen = [delivered.has('k1', 999), delivered.has('k2', 0), delivered.has('k1', 1000)];
+    const seen = [delivered.recall('k1', 999), delivered.recall('k2', 0), delivered.recall('k1', 1000)];
     // Assess
-    expect(seen).toEqual([true, false, false]);
+    expect(seen).toEqual(['delivered', undefined, undefined]);
     expect(delivered.size).toBe(0);
   });
 
@@ -104,38 +104,49 @@ describe('DeliveredEvents memory', () => {
     ['counts a key added again as the newest', ['a', 'b', 'a', 'c'], [true, false, true]],
   ])('%s', (_label, added, expected) => {
     // Prepare
-    const delivered = new DeliveredEvents(2, 60_000);
+    const delivered = new AcknowledgedEvents(2, 60_000);
     // Act
-    added.forEach((key, at) => delivered.add(key, at));
+    added.forEach((key, at) => delivered.remember(key, 'delivered', at));
     // Assess
-    expect(['a', 'b', 'c'].map((key) => delivered.has(key, added.length))).toEqual(expected);
+    expect(['a', 'b', 'c'].map((key) => delivered.recall(key, added.length) !== undefined)).toEqual(expected);
     expect(delivered.size).toBe(2);
   });
 
   it('renews the time to live of a key added again', () => {
     // Prepare
-    const delivered = new DeliveredEvents(10, 1000);
-    delivered.add('a', 0);
+    const delivered = new AcknowledgedEvents(10, 1000);
+    delivered.remember('a', 'delivered', 0);
     // Act
-    delivered.add('a', 500);
+    delivered.remember('a', 'delivered', 500);
     // Assess
-    expect(delivered.has('a', 1499)).toBe(true);
+    expect(delivered.recall('a', 1499) !== undefined).toBe(true);
   });
 
   it('holds at most its size in keys, however many events pass', () => {
     // Prepare
-    const delivered = new DeliveredEvents(100, 60_000);
+    const delivered = new AcknowledgedEvents(100, 60_000);
     // Act
-    for (let index = 0; index < 1000; index += 1) delivered.add(definedKeyOf(makeSent({ messageId: `m-${index}` })), index);
+    for (let index = 0; index < 1000; index += 1) delivered.remember(definedKeyOf(makeSent({ messageId: `m-${index}` })), 'delivered', index);
     // Assess
     expect(delivered.size).toBe(100);
-    expect(delivered.has(definedKeyOf(makeSent({ messageId: 'm-999' })), 1000)).toBe(true);
-    expect(delivered.has(definedKeyOf(makeSent({ messageId: 'm-899' })), 1000)).toBe(false);
+    expect(delivered.recall(definedKeyOf(makeSent({ messageId: 'm-999' })), 1000) !== undefined).toBe(true);
+    expect(delivered.recall(definedKeyOf(makeSent({ messageId: 'm-899' })), 1000) !== undefined).toBe(false);
+  });
+
+  it('recalls what became of each event: delivered or parked', () => {
+    // Prepare
+    const acknowledged = new AcknowledgedEvents(10, 1000);
+    acknowledged.remember('sent', 'delivered', 0);
+    acknowledged.remember('parked', 'queued', 0);
+    // Act
+    const recalled = [acknowledged.recall('sent', 1), acknowledged.recall('parked', 1)];
+    // Assess
+    expect(recalled).toEqual(['delivered', 'queued']);
   });
 
   it('keeps 10 000 keys for an hour by default', () => {
     // Act
-    const delivered = new DeliveredEvents();
+    const delivered = new AcknowledgedEvents();
     // Assess
     expect([delivered.maxEntries, delivered.ttlMs]).toEqual([10_000, 3_600_000]);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isDeployed, readEnv } from '../../src/config/env.ts';
+import { loaderFor } from '../../src/config/loader.ts';
 import { ConfigurationError } from '../../src/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -42,7 +43,7 @@ describe('readEnv: defaults', () => {
     expect(env.DEAD_LETTER_QUEUE_URL).toBeUndefined();
     expect(env.FAILED_QUEUE_URL).toBeUndefined();
     expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe(false);
-    expect(env.IS_OFFLINE).toBe(false);
+    expect(env.IS_OFFLINE).toBeUndefined();
   });
 
   it('ignores variables it does not know', () => {
@@ -178,13 +179,15 @@ describe('readEnv: URLs', () => {
 describe('readEnv: numbers', () => {
   it('reads SSM_CACHE_TTL_SECONDS and DELIVERY_BUDGET_MS as whole numbers', () => {
     // Act
-    const env = readEnv({ SSM_CACHE_TTL_SECONDS: '0', DELIVERY_BUDGET_MS: '2500' });
+    const env = readEnv({ SSM_CACHE_TTL_SECONDS: '1', DELIVERY_BUDGET_MS: '2500' });
     // Assess
-    expect(env.SSM_CACHE_TTL_SECONDS).toBe(0);
+    expect(env.SSM_CACHE_TTL_SECONDS).toBe(1);
     expect(env.DELIVERY_BUDGET_MS).toBe(2500);
   });
 
   it.each([
+    // At least 1 s: a cache that never holds would cost an SSM call per request, authenticated or not.
+    ['SSM_CACHE_TTL_SECONDS', '0'],
     ['SSM_CACHE_TTL_SECONDS', '-1'],
     ['SSM_CACHE_TTL_SECONDS', 'five'],
     ['DELIVERY_BUDGET_MS', '12.5'],
@@ -238,32 +241,55 @@ describe('readEnv: WRITE_KEYS', () => {
 });
 
 describe('readEnv: where the function runs', () => {
-  it.each([
-    ['AWS_LAMBDA_FUNCTION_NAME', 'gainsight-px-relay-prod-relay'],
-    ['IS_OFFLINE', 'true'],
-  ])('reads a set %s as true', (name, value) => {
+  it('reads a set AWS_LAMBDA_FUNCTION_NAME as true', () => {
     // Act
-    const env = readEnv({ [name]: value }) as Record<string, unknown>;
+    const env = readEnv({ AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay' });
     // Assess
-    expect(env[name]).toBe(true);
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe(true);
+  });
+
+  it.each(['', '  '])('reads AWS_LAMBDA_FUNCTION_NAME=%j as unset', (value) => {
+    // Act
+    const env = readEnv({ AWS_LAMBDA_FUNCTION_NAME: value });
+    // Assess
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe(false);
   });
 
   it.each([
-    ['AWS_LAMBDA_FUNCTION_NAME', ''],
-    ['AWS_LAMBDA_FUNCTION_NAME', '  '],
-    ['IS_OFFLINE', ''],
-  ])('reads %s=%j as unset', (name, value) => {
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['TRUE', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
+    ['', undefined],
+    ['  ', undefined],
+  ])('reads IS_OFFLINE=%j as a flag: %s', (value, expected) => {
     // Act
-    const env = readEnv({ [name]: value }) as Record<string, unknown>;
+    const env = readEnv({ IS_OFFLINE: value });
     // Assess
-    expect(env[name]).toBe(false);
+    expect(env.IS_OFFLINE).toBe(expected);
+  });
+
+  it.each(['offline', 'maybe'])('rejects IS_OFFLINE=%j, naming the variable', (value) => {
+    // Act
+    const error = configurationErrorOf({ IS_OFFLINE: value });
+    // Assess
+    expect(error.message).toContain('IS_OFFLINE');
   });
 });
 
 describe('isDeployed', () => {
   it.each([
     ['in AWS Lambda', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay' }, true],
+    ['in AWS Lambda with IS_OFFLINE=false', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay', IS_OFFLINE: 'false' }, true],
+    ['in AWS Lambda with IS_OFFLINE=0', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay', IS_OFFLINE: '0' }, true],
+    ['in AWS Lambda with a blank IS_OFFLINE', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay', IS_OFFLINE: ' ' }, true],
     ['under serverless-offline', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-local-relay', IS_OFFLINE: 'true' }, false],
+    ['under serverless-offline with IS_OFFLINE=1', { AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-local-relay', IS_OFFLINE: '1' }, false],
     ['with IS_OFFLINE alone', { IS_OFFLINE: 'true' }, false],
     ['in tests and the CLI (neither set)', {}, false],
     ['with a blank function name', { AWS_LAMBDA_FUNCTION_NAME: ' ' }, false],
@@ -272,5 +298,28 @@ describe('isDeployed', () => {
     const deployed = isDeployed(readEnv(source));
     // Assess
     expect(deployed).toBe(expected);
+  });
+});
+
+describe('a deployed function with IS_OFFLINE=false', () => {
+  it('still fails closed with a blank SSM_PREFIX, never serving the env secrets', async () => {
+    // Prepare: a Lambda whose environment carries secrets and a stray IS_OFFLINE=false
+    const env = readEnv({
+      AWS_LAMBDA_FUNCTION_NAME: 'gainsight-px-relay-prod-relay',
+      IS_OFFLINE: 'false',
+      SSM_PREFIX: '',
+      PX_API_KEY: API_KEY_VALUE,
+      PX_PRODUCT_KEY: 'AP-ENV-0001-2',
+      WEBHOOK_SECRET: SECRET_VALUE,
+    });
+    const loader = loaderFor(env);
+    // Act
+    const answer = await loader.get().catch((error: unknown) => error);
+    // Assess
+    expect(answer).toBeInstanceOf(ConfigurationError);
+    expect((answer as ConfigurationError).message).toBe(
+      'SSM_PREFIX is not set: a deployed function takes its secrets from SSM only, so every event is refused',
+    );
+    expect((answer as ConfigurationError).message).not.toContain(SECRET_VALUE);
   });
 });

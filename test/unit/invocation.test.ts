@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MethodNotAllowedError, RouteNotFoundError } from '../../src/errors.ts';
 import { UnknownInvocationError, classifyInvocation } from '../../src/http/invocation.ts';
-import { ROUTES } from '../../src/http/routes.ts';
+import { DEEP_HEALTH, HEALTH, ROUTES, isEventsRoute } from '../../src/http/routes.ts';
 
 type Overrides = Record<string, unknown>;
 
@@ -139,15 +139,21 @@ describe('classifyInvocation: REST API v1 proxy', () => {
     });
   });
 
-  it('reads the query string of HTTP API and REST events, and flags GET /health?deep=1', () => {
+  it('reads the query string of HTTP API and REST events, and routes GET /health?deep=1 to the deep health policy', () => {
     // Act
     const httpApi = classifyInvocation({ ...makeHttpApiEvent('GET', '/health', { body: undefined }), rawQueryString: 'deep=1&x=y' });
     const rest = classifyInvocation({ ...makeRestApiEvent('GET', '/health'), queryStringParameters: { deep: 'true' } });
     const shallow = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
+    const notDeep = classifyInvocation({ ...makeHttpApiEvent('GET', '/health', { body: undefined }), rawQueryString: 'deep=0' });
     // Assess
-    expect(httpApi).toMatchObject({ route: { name: 'health' }, deep: true, http: { query: { deep: '1', x: 'y' } } });
-    expect(rest).toMatchObject({ route: { name: 'health' }, deep: true });
-    expect(shallow).not.toHaveProperty('deep');
+    const deepHealth = { name: 'deep-health', methods: ['GET'], credentials: 'webhook-secret' };
+    const health = { name: 'health', methods: ['GET'], credentials: 'none' };
+    expect(httpApi).toMatchObject({ kind: 'http', http: { query: { deep: '1', x: 'y' } } });
+    expect(httpApi).toHaveProperty('route', deepHealth);
+    expect(rest).toHaveProperty('route', deepHealth);
+    expect(shallow).toHaveProperty('route', health);
+    expect(notDeep).toHaveProperty('route', health);
+    for (const invocation of [httpApi, rest, shallow, notDeep]) expect(invocation).not.toHaveProperty('deep');
   });
 
   it('strips the stage prefix from the path', () => {
@@ -228,11 +234,39 @@ describe('classifyInvocation: route policies', () => {
     });
   });
 
-  it('opens GET /health without a body to read', () => {
+  it('opens GET /health to anyone, with no body to read', () => {
     // Act
     const invocation = classifyInvocation(makeHttpApiEvent('GET', '/health', { body: undefined }));
     // Assess
-    expect(invocation).toMatchObject({ kind: 'http', route: { name: 'health', credentials: 'webhook-secret', body: { kind: 'none' } } });
+    expect(invocation).toMatchObject({ kind: 'http' });
+    expect(invocation).toHaveProperty('route', { name: 'health', methods: ['GET'], credentials: 'none' });
+    expect(invocation.kind === 'http' && invocation.route).toBe(HEALTH);
+  });
+
+  it('opens GET /health?deep=1 with the webhook secret only, with no body to read', () => {
+    // Act
+    const invocation = classifyInvocation({ ...makeHttpApiEvent('GET', '/health', { body: undefined }), rawQueryString: 'deep=1' });
+    // Assess
+    expect(invocation).toHaveProperty('route', { name: 'deep-health', methods: ['GET'], credentials: 'webhook-secret' });
+    expect(invocation.kind === 'http' && invocation.route).toBe(DEEP_HEALTH);
+  });
+
+  it('tells the routes that take events from the health routes', () => {
+    // Act
+    const takesEvents = [...ROUTES.entries()].map(([path, route]) => [path, isEventsRoute(route)]);
+    // Assess
+    expect(takesEvents).toEqual([
+      ['/events', true],
+      ['/health', false],
+      ['/v1/batch', true],
+      ['/v1/identify', true],
+      ['/v1/track', true],
+      ['/v1/group', true],
+      ['/v1/page', true],
+      ['/v1/screen', true],
+      ['/v1/alias', true],
+    ]);
+    expect(isEventsRoute(DEEP_HEALTH)).toBe(false);
   });
 
   it.each(['batch', 'identify', 'track', 'group', 'page', 'screen', 'alias'])(

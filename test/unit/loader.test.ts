@@ -115,7 +115,7 @@ describe('ConfigurationLoader: the cache', () => {
     // Assess
     expect(source.reads).toEqual([0]);
     expect(last).toBe(first);
-    expect(first).toMatchObject({ stale: false, credentials: { webhookSecrets: [SECRET] } });
+    expect(first).toMatchObject({ loadedAt: 0, stale: false, credentials: { webhookSecrets: [SECRET] } });
   });
 
   it('reads again once the lifetime is over', async () => {
@@ -125,7 +125,7 @@ describe('ConfigurationLoader: the cache', () => {
     const served = await getAt(loader, TTL_MS);
     // Assess
     expect(source.reads).toEqual([0, TTL_MS]);
-    expect(served).toMatchObject({ stale: false, credentials: { webhookSecrets: [ROTATED_SECRET] } });
+    expect(served).toMatchObject({ loadedAt: TTL_MS, stale: false, credentials: { webhookSecrets: [ROTATED_SECRET] } });
   });
 
   it('shares one read between concurrent requests', async () => {
@@ -198,7 +198,7 @@ describe('ConfigurationLoader: backoff after a failed load', () => {
     const loader = makeLoader(source.read, 1);
     // Act
     await trafficBetween(loader, 0, 60_000);
-    // Assess
+    // Assess: waits of 1.2 s, 2.4 s, 4.8 s, 9.6 s, 19.2 s; the sixth (38.4 s, capped to 30 s) ends past the minute
     expect(source.reads).toEqual([0, 1200, 3600, 8400, 18_000, 37_200]);
   });
 
@@ -210,6 +210,21 @@ describe('ConfigurationLoader: backoff after a failed load', () => {
     await trafficBetween(loader, 0, 150_000);
     // Assess
     expect(source.reads).toEqual([0, 1000, 3000, 7000, 15_000, 31_000, 61_000, 91_000, 121_000]);
+  });
+
+  it('never waits more than 30 s between reads with the most jitter either: the jitter is capped too', async () => {
+    // Prepare
+    const source = scripted(ssmDown());
+    const loader = makeLoader(source.read, 1);
+    // Act
+    await trafficBetween(loader, 0, 200_000);
+    // Assess
+    expect(source.reads).toEqual([0, 1200, 3600, 8400, 18_000, 37_200, 67_200, 97_200, 127_200, 157_200, 187_200]);
+    const waits = source.reads.slice(1).map((at, index) => at - (source.reads[index] as number));
+    expect(Math.max(...waits)).toBe(30_000);
+    expect(logged('configuration could not be loaded').map((line) => line.nextAttemptInMs)).toEqual([
+      1200, 2400, 4800, 9600, 19_200, 30_000, 30_000, 30_000, 30_000, 30_000, 30_000,
+    ]);
   });
 
   it('answers every request in between with the failure, without reading', async () => {
@@ -305,7 +320,8 @@ describe('ConfigurationLoader: serving the last good load while SSM cannot be re
     const served = await getAt(loader, TTL_MS);
     // Assess
     expect(source.reads).toEqual([0, TTL_MS]);
-    expect(served).toEqual({ ...good, stale: true });
+    expect(good).toMatchObject({ loadedAt: 0, stale: false });
+    expect(served).toEqual({ ...good, loadedAt: 0, stale: true });
     expect(logged('serving the last good configuration past its lifetime while SSM cannot be read')).toEqual([
       expect.objectContaining({ level: 'WARN', loadedAt: new Date(0).toISOString() }),
     ]);
@@ -346,7 +362,7 @@ describe('ConfigurationLoader: serving the last good load while SSM cannot be re
     // Act
     const served = await getAt(loader, TTL_MS + 1000);
     // Assess
-    expect(served).toMatchObject({ stale: false, credentials: { webhookSecrets: [ROTATED_SECRET] } });
+    expect(served).toMatchObject({ loadedAt: TTL_MS + 1000, stale: false, credentials: { webhookSecrets: [ROTATED_SECRET] } });
   });
 
   it('has nothing to serve when no load ever succeeded', async () => {
@@ -386,8 +402,9 @@ describe('ConfigurationLoader: configuration errors are not served stale', () =>
     const between = await getAt(loader, 500);
     // Assess
     expect(source.reads).toEqual([0]);
-    expect(first).toEqual({ ...failed, stale: false });
-    expect(between).toEqual({ ...failed, stale: false });
+    // loadedAt: when the read was made, not when it was served again
+    expect(first).toEqual({ ...failed, loadedAt: 0, stale: false });
+    expect(between).toEqual({ ...failed, loadedAt: 0, stale: false });
   });
 
   it('fails without credentials, even with a good load behind it, when the webhook secret is missing', async () => {

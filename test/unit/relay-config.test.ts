@@ -147,7 +147,7 @@ describe('buildConfiguration from the environment', () => {
     expect(config.productKey).toBe(PRODUCT_KEY);
     expect(config.dryRun).toBe(false);
     expect(config.baseUrl).toBe('https://api.aptrinsic.com/v1');
-    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [WRITE_KEY], writeKeysShared: false });
+    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [WRITE_KEY], emptyListOpens: true });
     expect(loaded.warnings).toEqual([]);
   });
 
@@ -180,7 +180,7 @@ describe('buildConfiguration from the environment', () => {
     // Act
     const loaded = fromEnv(makeEnv({ WEBHOOK_SECRET: undefined }));
     // Assess
-    expect(loaded.credentials).toEqual({ webhookSecrets: [], writeKeys: [], writeKeysShared: true });
+    expect(loaded.credentials).toEqual({ webhookSecrets: [], writeKeys: [], emptyListOpens: true });
     expect(loaded.warnings.filter((warning) => warning.includes('WEBHOOK_SECRET'))).toHaveLength(1);
     expect(loaded.config).not.toBeInstanceOf(ConfigurationError);
   });
@@ -403,7 +403,7 @@ describe('buildConfiguration: write keys', () => {
     // Act
     const loaded = fromEnv(makeEnv({ WRITE_KEYS: 'wk-one, wk-two' }));
     // Assess
-    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: ['wk-one', 'wk-two'], writeKeysShared: false });
+    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: ['wk-one', 'wk-two'], emptyListOpens: true });
     expect(loaded.warnings.some((warning) => warning.includes('WRITE_KEYS'))).toBe(false);
   });
 
@@ -411,27 +411,40 @@ describe('buildConfiguration: write keys', () => {
     // Act
     const loaded = fromSsm(makeSsmValues({ writeKeys: [WRITE_KEY, 'wk-two'] }));
     // Assess
-    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [WRITE_KEY, 'wk-two'], writeKeysShared: false });
+    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [WRITE_KEY, 'wk-two'], emptyListOpens: false });
   });
 
   it.each([
-    ['the environment', () => fromEnv(makeEnv()), 'WRITE_KEYS'],
-    ['SSM', () => fromSsm(makeSsmValues()), `${PREFIX}/write-keys`],
-    ['SSM, with a blank parameter', () => fromSsm(makeSsmValues({ writeKeys: ' , ' })), `${PREFIX}/write-keys`],
-  ])('lets the webhook secrets serve as write keys when %s has none, with one warning naming %s', (_label, build, name) => {
+    ['the environment', () => fromEnv(makeEnv()), 'WRITE_KEYS', true],
+    ['the environment, with a blank WRITE_KEYS', () => fromEnv(makeEnv({ WRITE_KEYS: ' , ' })), 'WRITE_KEYS', true],
+    ['SSM, without a write-keys parameter', () => fromSsm(makeSsmValues()), `${PREFIX}/write-keys`, false],
+  ])('lets the webhook secrets serve as write keys when %s has none, with one warning naming %s', (_label, build, name, emptyListOpens) => {
     // Act
     const loaded = build();
     // Assess
-    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [SECRET], writeKeysShared: true });
-    expect(loaded.warnings.filter((warning) => warning.includes(name))).toHaveLength(1);
+    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [SECRET], emptyListOpens });
+    expect(loaded.warnings).toEqual([`${name} is not set: the webhook secrets also serve as tracking-API write keys`]);
     expectNoSecretIn(loaded.warnings.join('\n'));
+  });
+
+  it.each([
+    ['a blank string', ' , '],
+    ['an empty string', ''],
+    ['a StringList of blanks', ['', ' ']],
+  ])('opens the tracking API to nobody when the write-keys parameter exists but is %s, with one warning', (_label, writeKeys) => {
+    // Act
+    const loaded = fromSsm(makeSsmValues({ writeKeys }));
+    // Assess
+    expect(loaded.credentials).toEqual({ webhookSecrets: [SECRET], writeKeys: [], emptyListOpens: false });
+    expect(loaded.warnings).toEqual([`${PREFIX}/write-keys is empty: the tracking API refuses every request`]);
+    expect(loaded.config).not.toBeInstanceOf(ConfigurationError);
   });
 
   it('keeps write keys without webhook secrets locally: the webhook route is then open, the tracking API is not', () => {
     // Act
     const loaded = fromEnv(makeEnv({ WEBHOOK_SECRET: undefined, WRITE_KEYS: WRITE_KEY }));
     // Assess
-    expect(loaded.credentials).toEqual({ webhookSecrets: [], writeKeys: [WRITE_KEY], writeKeysShared: false });
+    expect(loaded.credentials).toEqual({ webhookSecrets: [], writeKeys: [WRITE_KEY], emptyListOpens: true });
   });
 
   it('never writes a write key into a warning or an error', () => {
