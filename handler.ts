@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { loadEnv, loaderFor } from './src/config/index.ts';
 import { MIDDY_TIMEOUT_EARLY_MS } from './src/delivery/budget.ts';
 import { createHandler } from './src/handle.ts';
+import type { BatchResponse } from './src/consume.ts';
 import type { HousekeepingSummary } from './src/housekeeping.ts';
 import type { HttpResponse } from './src/http/answer.ts';
 import { authenticate, authenticateWriteKey } from './src/http/authenticate.ts';
@@ -23,14 +24,14 @@ import { logger, metrics } from './src/observability.ts';
 // Read once per container. An invalid environment is answered 503 per request, never a crash.
 const env = loadEnv();
 
-const chain = middy<RelayState, HttpResponse | HousekeepingSummary, Error, Context>({ timeoutEarlyInMillis: MIDDY_TIMEOUT_EARLY_MS })
+const chain = middy<RelayState, HttpResponse | HousekeepingSummary | BatchResponse, Error, Context>({ timeoutEarlyInMillis: MIDDY_TIMEOUT_EARLY_MS })
   // 1. Observability, outermost: Lambda context on every log line, keys reset per invocation.
   //    Never log the raw event (it holds the Authorization header and personal data), whatever
   //    POWERTOOLS_LOGGER_LOG_EVENT says.
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   //    Metrics flushed (embedded metric format) at the end of every invocation, cold start counted.
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  // 2. Route: HTTP route (404/405), schedule or manual action. Plain GET /health answers here,
+  // 2. Route: HTTP route (404/405), queue batch, schedule or manual action. Plain GET /health answers here,
   //    before anything else.
   .use(route())
   // 3. Credentials: what the configuration loader serves (SSM under SSM_PREFIX, cached, backed
@@ -52,9 +53,16 @@ const chain = middy<RelayState, HttpResponse | HousekeepingSummary, Error, Conte
     createHandler(
       env instanceof Error
         ? { budgetMs: 0 }
-        : { budgetMs: env.DELIVERY_BUDGET_MS, parkingQueueUrl: env.DEAD_LETTER_QUEUE_URL, failedQueueUrl: env.FAILED_QUEUE_URL, metrics: true },
+        : {
+            budgetMs: env.DELIVERY_BUDGET_MS,
+            parkingQueueUrl: env.DEAD_LETTER_QUEUE_URL,
+            failedQueueUrl: env.FAILED_QUEUE_URL,
+            queued: env.DELIVERY_MODE === 'queued',
+            maxInFlight: env.GAINSIGHT_MAX_IN_FLIGHT,
+            metrics: true,
+          },
     ),
   );
 
-/** The Lambda entry point (API Gateway HTTP/REST events, EventBridge schedules, manual invokes). */
+/** The Lambda entry point (API Gateway HTTP/REST events, SQS batches, EventBridge schedules, manual invokes). */
 export const handler = chain as unknown as (event: unknown, context: Context) => Promise<unknown>;

@@ -24,10 +24,16 @@ export interface PipelineOptions {
   pace?: (signal?: AbortSignal) => Promise<void>;
   /** Record every call as metrics (the Lambda; the CLI publishes none). */
   metrics?: boolean;
+  /** `DELIVERY_MODE=queued`: requests put events on the parking queue; the consumer delivers. */
+  queued?: boolean;
+  /** `GAINSIGHT_MAX_IN_FLIGHT`: Gainsight calls this process may have in flight at once. */
+  maxInFlight?: number;
 }
 
 export interface Pipeline {
   ctx: MappingContext;
+  /** Requests queue their events instead of delivering them (DELIVERY_MODE=queued). */
+  queued: boolean;
   /** Undefined in a dry run: nothing is sent. */
   client: GainsightClient | undefined;
   parking: Queue | undefined;
@@ -65,11 +71,41 @@ const queueFor = (url: string | undefined): Queue | undefined => {
 /** The container's memory of acknowledged events, whatever the configuration. */
 const acknowledged = new AcknowledgedEvents();
 
-/** The client's `send`, paced (the CLI's rate) and timed (the Lambda's metrics) as asked. */
+/**
+ * At most `limit` calls in flight (fleet limits, SPEC §5): a call waits for a free slot, in
+ * arrival order. One per process, shared by every request and message it handles.
+ */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(readonly limit: number) {
+    this.#free = limit;
+  }
+
+  readonly run = async <T>(task: () => Promise<T>): Promise<T> => {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free += 1;
+    }
+  };
+}
+
+let slots: Slots | undefined;
+const slotsFor = (limit: number): Slots => {
+  if (slots === undefined || slots.limit !== limit) slots = new Slots(limit);
+  return slots;
+};
+
+/** The client's `send`, paced (the CLI's rate) and timed (metrics) as asked. */
 function transportOf(gainsight: GainsightClient, options: PipelineOptions): Transport {
   const { pace, metrics } = options;
-  return async (request, signal) => {
-    if (pace) await pace(signal);
+  const timed: Transport = async (request, signal) => {
     if (!metrics) return gainsight.send(request, signal);
     const started = performance.now();
     try {
@@ -81,21 +117,27 @@ function transportOf(gainsight: GainsightClient, options: PipelineOptions): Tran
       throw error;
     }
   };
+  return async (request, signal) => {
+    if (pace) await pace(signal);
+    return timed(request, signal);
+  };
 }
 
 export function buildPipeline(config: RelayConfig, options: PipelineOptions): Pipeline {
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
   const gainsight = clientFor(config);
   const transport = gainsight && transportOf(gainsight, options);
+  const gate = options.maxInFlight === undefined ? undefined : slotsFor(options.maxInFlight).run;
   return {
     ctx,
+    queued: options.queued === true,
     client: gainsight,
     parking: queueFor(options.parkingQueueUrl),
     failed: queueFor(options.failedQueueUrl),
     acknowledged,
     budgetMs: options.budgetMs,
     hashUser: (userId) => userHash(userId, config.logKey),
-    deps: (deadline, signal) => ({ ctx, baseUrl: config.baseUrl, transport, deadline, ...(signal ? { signal } : {}) }),
+    deps: (deadline, signal) => ({ ctx, baseUrl: config.baseUrl, transport, deadline, ...(signal ? { signal } : {}), ...(gate ? { gate } : {}) }),
   };
 }
 

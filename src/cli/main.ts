@@ -112,8 +112,8 @@ Options:
 
 Example:
   gainsight-px-relay redrive --ssm-prefix /gainsight-px-relay/prod \\
-    --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-parking \\
-    --failed-queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-failed
+    --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-parking.fifo \\
+    --failed-queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-failed.fifo
 `;
 
 function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {

@@ -67,12 +67,27 @@ export const EnvSchema = z.object({
   // an SSM call with decryption.
   SSM_CACHE_TTL_SECONDS: integer(300, 1),
   DELIVERY_BUDGET_MS: integer(8000, 100),
+  // direct: deliver during the request, park what fails; queued: put every event on the parking
+  // queue and let the consumer deliver it (SPEC §2, §5).
+  DELIVERY_MODE: z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? 'direct' : value.trim().toLowerCase()))
+    .pipe(z.enum(['direct', 'queued'])),
+  // Gainsight calls one invocation may have in flight at once (fleet limits, SPEC §5).
+  GAINSIGHT_MAX_IN_FLIGHT: integer(4, 1),
   AWS_LAMBDA_FUNCTION_NAME: present,
   // Set to "true" by serverless-offline (`npm start`); only a true value counts, so a stray
   // IS_OFFLINE=false in a deployed function cannot reopen the environment fallback.
   IS_OFFLINE: flag,
 });
 export type RelayEnv = z.infer<typeof EnvSchema>;
+
+/** Queued delivery needs the queue it delivers through. */
+const QueuedNeedsQueue = EnvSchema.refine((env) => env.DELIVERY_MODE !== 'queued' || env.DEAD_LETTER_QUEUE_URL !== undefined, {
+  path: ['DEAD_LETTER_QUEUE_URL'],
+  message: 'is required when DELIVERY_MODE is queued',
+});
 
 /**
  * True in a deployed function (running in AWS Lambda, not under serverless-offline): secrets then
@@ -86,7 +101,7 @@ export const isDeployed = (env: RelayEnv): boolean => env.AWS_LAMBDA_FUNCTION_NA
  * @throws ConfigurationError listing the invalid variables.
  */
 export function readEnv(source: Record<string, string | undefined> = process.env): RelayEnv {
-  const result = EnvSchema.safeParse(source);
+  const result = QueuedNeedsQueue.safeParse(source);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigurationError(`Invalid environment: ${problems.join('; ')}`);

@@ -9,7 +9,10 @@ export interface PreparedEvent {
   fromStep?: number;
 }
 
-/** How many users' events are in flight at once (Gainsight allows about 200 requests/s). */
+/**
+ * How many users' events are worked on at once. Gainsight calls in flight are capped separately,
+ * process-wide, at GAINSIGHT_MAX_IN_FLIGHT (src/pipeline.ts): fleet limits, SPEC §5.
+ */
 const DEFAULT_CONCURRENCY = 8;
 
 /**

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+/** Call types whose delivery is a custom event, carrying its own date (the others are upserts). */
+export const CUSTOM_EVENT_TYPES: ReadonlySet<string> = new Set(['track', 'page', 'screen']);
+
 /** What became of an event this container acknowledged. */
 export type Acknowledged = 'delivered' | 'queued';
 

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { type RelayError, ValidationError } from '../errors.ts';
 import { type RelayEvent, parseEvent } from '../events/index.ts';
+import type { MappingContext } from '../mapping/index.ts';
+import { type Plan, planEvent } from './plan.ts';
 import type { EventFailure } from './process.ts';
+import type { Ordering } from './queue.ts';
 
 /**
  * The messages of the parking queue and the failed queue (SPEC §5). A parked message holds the
@@ -23,7 +27,7 @@ export interface ParkedEvent {
   version: 1;
   event: RelayEvent;
   reason: Reason;
-  /** ISO time of the first failed attempt. */
+  /** ISO time of the first failed attempt (of queuing, for an event queued without an attempt). */
   firstFailureAt: string;
   parkedAt: string;
   /** Attempts made before parking. */
@@ -61,6 +65,22 @@ export function parkedRecord(failure: EventFailure, now = Date.now()): ParkedEve
   };
 }
 
+/** The parking-queue message of an event queued for the consumer (DELIVERY_MODE=queued). */
+export function queuedMessage(event: RelayEvent, now = Date.now()): string {
+  const at = new Date(now).toISOString();
+  const queued: ParkedEvent = {
+    kind: PARKED,
+    version: 1,
+    event,
+    reason: { code: 'queued', message: 'Queued for delivery by the consumer', status: 202 },
+    firstFailureAt: at,
+    parkedAt: at,
+    attempts: 0,
+    resumeAtStep: 0,
+  };
+  return JSON.stringify(queued);
+}
+
 /** The parking-queue message for a failure. */
 export const parkedMessage = (failure: EventFailure, now = Date.now()): string => JSON.stringify(parkedRecord(failure, now));
 
@@ -70,22 +90,66 @@ export function failedMessage(parked: ParkedEvent | string, reason: Reason, now 
   return JSON.stringify(failed);
 }
 
+/** SQS keeps a message 14 days; one older than this goes to the failed queue before it expires unseen. */
+export const MAX_PARKED_AGE_MS = 13 * 24 * 60 * 60 * 1000;
+
+const unreadable = (message: string): ValidationError => new ValidationError(message, { code: 'unreadable_message' });
+
 /**
- * Reads a parking-queue message back, validating the event again.
+ * Reads a parking-queue message back and plans its event, checking it as an inbound event is
+ * checked: the queue is not a trusted source, so a malformed or forged message never reaches
+ * Gainsight. Shared by the consumer and the scheduled redrive.
  *
- * @throws ValidationError when the message is not a parked event the relay wrote.
+ * @param sentAt when SQS first received the message (epoch ms), when known.
+ * @throws ValidationError (`unreadable_message`, `step_out_of_range`, `expired` or the event's
+ * own validation code): the message goes to the failed queue with that reason.
  */
-export function readParked(body: string): ParkedEvent {
+export function openParked(body: string, ctx: MappingContext, sentAt?: number, now = Date.now()): { parked: ParkedEvent; plan: Plan } {
+  if (sentAt !== undefined && now - sentAt > MAX_PARKED_AGE_MS) {
+    throw new ValidationError('Parked for more than 13 days: SQS would expire it unseen', { code: 'expired' });
+  }
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch {
-    throw new ValidationError('Parked message is not JSON', { code: 'unreadable_message' });
+    throw unreadable('Parked message is not JSON');
   }
   const parked = value as Partial<ParkedEvent> | null;
   if (typeof parked !== 'object' || parked === null || parked.kind !== PARKED || parked.version !== 1) {
-    throw new ValidationError('Parked message is not a gainsight-px-relay parked event', { code: 'unreadable_message' });
+    throw unreadable('Parked message is not a gainsight-px-relay parked event');
   }
-  const resumeAtStep = Number.isInteger(parked.resumeAtStep) && (parked.resumeAtStep as number) >= 0 ? (parked.resumeAtStep as number) : 0;
-  return { ...(parked as ParkedEvent), event: parseEvent(parked.event), resumeAtStep };
+  const step = parked.resumeAtStep ?? 0;
+  const event = parseEvent(parked.event);
+  const plan = planEvent(event, ctx);
+  // A step past the plan would count as delivered without a call.
+  const steps = plan.action === 'send' ? plan.steps.length : 1;
+  if (!Number.isInteger(step) || step < 0 || step >= steps) {
+    throw new ValidationError('Parked message resumes at a step its event does not have', { code: 'step_out_of_range' });
+  }
+  return { parked: { ...(parked as ParkedEvent), event, resumeAtStep: step }, plan };
+}
+
+/**
+ * The lane a queued message is handled in, one user's messages one after another: its FIFO
+ * group, else its event's user, else the message alone (an unreadable body).
+ */
+export function laneOf(body: string, group: string | undefined, alone: string): string {
+  if (group) return group;
+  try {
+    const event = (JSON.parse(body) as { event?: { userId?: unknown; anonymousId?: unknown } } | null)?.event;
+    const user = event?.userId ?? event?.anonymousId;
+    if (typeof user === 'string' || typeof user === 'number') return (orderingOf(String(user), undefined) as Ordering).group;
+  } catch {
+    // an unreadable body is a lane of its own
+  }
+  return alone;
+}
+
+/**
+ * The FIFO place of an event: its user's group (a digest, so the queue's metadata does not name
+ * the user) and, when it has one, its memory key as the deduplication id.
+ */
+export function orderingOf(userId: string | undefined, key: string | undefined): Ordering | undefined {
+  if (userId === undefined) return key === undefined ? undefined : { group: key.slice(0, 64), dedup: key };
+  return { group: createHash('sha256').update(userId, 'utf8').digest('hex'), dedup: key };
 }

@@ -4,7 +4,7 @@ import { API_KEY_HEADER } from '../gainsight/client.ts';
 import type { MappingContext } from '../mapping/index.ts';
 import { type Progress, executeSteps } from './execute.ts';
 import type { Plan, Step } from './plan.ts';
-import { type AttemptLog, type RetryPolicy, type Transport, withRetries } from './retry.ts';
+import { type AttemptLog, type Gate, type RetryPolicy, type Transport, withRetries } from './retry.ts';
 
 /** What the sender learns about one event (SPEC §4 `results[]`). */
 export type EventResult =
@@ -54,6 +54,8 @@ export interface ProcessDeps {
   deadline: number;
   signal?: AbortSignal;
   policy?: RetryPolicy;
+  /** Waits for a free call slot (GAINSIGHT_MAX_IN_FLIGHT). */
+  gate?: Gate;
 }
 
 const REDACTED = '[redacted]';
@@ -91,6 +93,7 @@ export async function runPlan(event: RelayEvent, plan: Plan, deps: ProcessDeps, 
     log,
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.policy ? { policy: deps.policy } : {}),
+    ...(deps.gate ? { gate: deps.gate } : {}),
   });
   try {
     await executeSteps(steps, send, progress);

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   ReceiveMessageCommand,
   SQSClient,
+  SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
@@ -15,6 +17,7 @@ import { UnavailableError } from '../errors.ts';
 type SqsModule = {
   SQSClient: typeof SQSClient;
   SendMessageCommand: typeof SendMessageCommand;
+  SendMessageBatchCommand: typeof SendMessageBatchCommand;
   ReceiveMessageCommand: typeof ReceiveMessageCommand;
   DeleteMessageCommand: typeof DeleteMessageCommand;
   ChangeMessageVisibilityCommand: typeof ChangeMessageVisibilityCommand;
@@ -37,13 +40,47 @@ export interface ReceivedMessage {
   body: string;
   receiptHandle: string;
   receiveCount: number;
+  /** When SQS first received the message (epoch ms), if it said. */
+  sentAt?: number;
+  /** Its FIFO message group. */
+  group?: string;
 }
 
 /** SQS's largest visibility timeout: 12 hours. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
+/**
+ * Where a message stands in a FIFO queue (names ending in `.fifo`): its group (one user's events
+ * are handed out in order, one at a time) and its deduplication id (a resend within SQS's
+ * five-minute window is not stored twice). Ignored by standard queues.
+ */
+export interface Ordering {
+  group: string;
+  /** Defaults to a fresh id: no deduplication. */
+  dedup?: string | undefined;
+}
+
+/** A message to send, with its place in a FIFO queue. */
+export interface Outgoing {
+  body: string;
+  ordering?: Ordering | undefined;
+}
+
+/** Messages of no particular user (e.g. an unreadable one) share this group. */
+const DEFAULT_GROUP = 'gainsight-px-relay';
+
 export class Queue {
-  constructor(readonly url: string) {}
+  readonly fifo: boolean;
+
+  constructor(readonly url: string) {
+    this.fifo = url.endsWith('.fifo');
+  }
+
+  /** The FIFO attributes of a message, or nothing for a standard queue. */
+  #fifoFields(ordering: Ordering | undefined): { MessageGroupId?: string; MessageDeduplicationId?: string } {
+    if (!this.fifo) return {};
+    return { MessageGroupId: ordering?.group ?? DEFAULT_GROUP, MessageDeduplicationId: ordering?.dedup ?? randomUUID() };
+  }
 
   /** Runs one SQS call; any failure becomes a retryable 503 (nothing was acknowledged). */
   async #call<T>(what: string, run: (module: SqsModule, client: SQSClient) => Promise<T>): Promise<T> {
@@ -56,10 +93,43 @@ export class Queue {
   }
 
   /** Sends one message; resolves once SQS has stored it. */
-  async send(body: string, signal?: AbortSignal): Promise<void> {
+  async send(body: string, signal?: AbortSignal, ordering?: Ordering): Promise<void> {
     await this.#call('SendMessage', (module, client) =>
-      client.send(new module.SendMessageCommand({ QueueUrl: this.url, MessageBody: body }), signal ? { abortSignal: signal } : {}),
+      client.send(
+        new module.SendMessageCommand({ QueueUrl: this.url, MessageBody: body, ...this.#fifoFields(ordering) }),
+        signal ? { abortSignal: signal } : {},
+      ),
     );
+  }
+
+  /**
+   * Sends messages in order, ten per SendMessageBatch call, one call after another (so one
+   * group's messages keep their order in a FIFO queue).
+   *
+   * @returns for each message, whether SQS stored it; a failed call fails its messages only.
+   */
+  async sendAll(messages: readonly Outgoing[], signal?: AbortSignal): Promise<boolean[]> {
+    const stored = messages.map(() => false);
+    for (let start = 0; start < messages.length; start += 10) {
+      const chunk = messages.slice(start, start + 10);
+      try {
+        const answer = await this.#call('SendMessageBatch', (module, client) =>
+          client.send(
+            new module.SendMessageBatchCommand({
+              QueueUrl: this.url,
+              Entries: chunk.map((message, index) => ({ Id: String(index), MessageBody: message.body, ...this.#fifoFields(message.ordering) })),
+            }),
+            signal ? { abortSignal: signal } : {},
+          ),
+        );
+        for (const entry of answer.Successful ?? []) stored[start + Number(entry.Id)] = true;
+      } catch {
+        // Left false: those events are answered as not stored, and the sender retries.
+      }
+      // A FIFO group whose message failed must not have a later one stored before it.
+      if (this.fifo && stored.slice(start, start + chunk.length).includes(false)) break;
+    }
+    return stored;
   }
 
   /** Receives up to `max` messages without waiting (the scheduled run drains, it does not poll). */
@@ -70,7 +140,7 @@ export class Queue {
           QueueUrl: this.url,
           MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
           WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
         }),
         signal ? { abortSignal: signal } : {},
       ),
@@ -83,6 +153,8 @@ export class Queue {
               body: message.Body,
               receiptHandle: message.ReceiptHandle,
               receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1,
+              ...(Number(message.Attributes?.SentTimestamp) > 0 ? { sentAt: Number(message.Attributes?.SentTimestamp) } : {}),
+              ...(message.Attributes?.MessageGroupId ? { group: message.Attributes.MessageGroupId } : {}),
             },
           ],
     );

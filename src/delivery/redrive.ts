@@ -1,7 +1,6 @@
 import { KeyRefusedError, type RelayError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
-import { type ParkedEvent, type Reason, failedMessage, readParked, reasonOf } from './parking.ts';
-import { planEvent } from './plan.ts';
+import { type ParkedEvent, type Reason, failedMessage, laneOf, openParked, reasonOf } from './parking.ts';
 import { type ProcessDeps, runPlan } from './process.ts';
 import type { Queue, ReceivedMessage } from './queue.ts';
 
@@ -57,21 +56,20 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       await options.parking.hide(message.receiptHandle, 3600);
       return;
     }
-    await options.failed.send(failedMessage(parked, reason));
+    await options.failed.send(failedMessage(parked, reason), undefined, { group: laneOf(message.body, message.group, 'unreadable') });
     await options.parking.delete(message.receiptHandle);
   };
 
-  const handle = async (message: ReceivedMessage): Promise<void> => {
+  const handle = async (message: ReceivedMessage): Promise<'delivered' | 'requeued' | 'rejected'> => {
     let parked: ParkedEvent;
     let plan;
     try {
-      parked = readParked(message.body);
-      plan = planEvent(parked.event, options.depsFor(options.deadline).ctx);
+      ({ parked, plan } = openParked(message.body, options.depsFor(options.deadline).ctx, message.sentAt));
     } catch (error) {
       if (!isRelayError(error)) throw error;
       await reject(message, message.body, reasonOf(error));
       summary.rejected += 1;
-      return;
+      return 'rejected';
     }
     const deadline = Math.min(options.deadline, Date.now() + messageBudgetMs);
     const outcome = await runPlan(parked.event, plan, options.depsFor(deadline), parked.resumeAtStep);
@@ -79,7 +77,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       await options.parking.delete(message.receiptHandle);
       summary.delivered += 1;
       consecutiveFailures = 0;
-      return;
+      return 'delivered';
     }
     if (outcome.error instanceof KeyRefusedError && !keyRefusalLogged) {
       keyRefusalLogged = true;
@@ -92,11 +90,12 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       await options.parking.hide(message.receiptHandle, requeueDelaySeconds(message.receiveCount));
       summary.requeued += 1;
       consecutiveFailures += 1;
-      return;
+      return 'requeued';
     }
     await reject(message, { ...parked, resumeAtStep: outcome.completedSteps }, reasonOf(outcome.error as RelayError));
     summary.rejected += 1;
     consecutiveFailures = 0;
+    return 'rejected';
   };
 
   while (true) {
@@ -116,17 +115,24 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
       break;
     }
     summary.received += messages.length;
-    const pending = [...messages];
-    const workers = Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
-      for (let message = pending.shift(); message !== undefined; message = pending.shift()) {
+    // One user's messages one after another, in the order received (a FIFO group's order);
+    // after one of them fails, the rest wait with it. Users in parallel.
+    const lanes = new Map<string, ReceivedMessage[]>();
+    for (const message of messages) {
+      const lane = laneOf(message.body, message.group, message.receiptHandle);
+      lanes.set(lane, [...(lanes.get(lane) ?? []), message]);
+    }
+    const runLane = async (lane: ReceivedMessage[]): Promise<void> => {
+      let holding = false;
+      for (const message of lane) {
         try {
-          if (consecutiveFailures >= maxConsecutiveFailures || timeLeft() < messageBudgetMs) {
-            // Not tried in this run: make it visible again for the next one.
+          if (holding || consecutiveFailures >= maxConsecutiveFailures || timeLeft() < messageBudgetMs) {
+            // Not tried in this run: visible again for the next (after the held one, in FIFO).
             await options.parking.hide(message.receiptHandle, 0);
             summary.requeued += 1;
             continue;
           }
-          await handle(message);
+          if ((await handle(message)) === 'requeued') holding = true;
         } catch (error) {
           // A queue call failed: the message stays in the parking queue and comes back after its
           // visibility timeout. Nothing is lost; at worst a custom event is sent again.
@@ -134,10 +140,11 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
             code: isRelayError(error) ? error.code : 'internal',
           });
           summary.requeued += 1;
+          holding = true;
         }
       }
-    });
-    await Promise.all(workers);
+    };
+    await Promise.all([...lanes.values()].map(runLane));
   }
   return summary;
 }

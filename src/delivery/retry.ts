@@ -47,7 +47,17 @@ export interface RetryOptions {
   log: AttemptLog;
   random?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Runs one attempt when a call slot is free (GAINSIGHT_MAX_IN_FLIGHT): the time left is
+   * checked once the slot is held, so a call that waited is not sent without time to finish.
+   */
+  gate?: Gate;
 }
+
+/** Runs a task when a call slot is free. */
+export type Gate = <T>(task: () => Promise<T>) => Promise<T>;
+
+const ungated: Gate = (task) => task();
 
 /** Full jitter: a random wait between 0 and the exponential ceiling. */
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
@@ -73,28 +83,30 @@ export function withRetries(transport: Transport, options: RetryOptions): Send {
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? abortableSleep;
+  const gate = options.gate ?? ungated;
   const { log } = options;
 
   return async function sendWithRetries(request) {
     for (let attempt = 1; ; attempt += 1) {
-      const left = options.deadline - Date.now();
-      if (left < policy.minAttemptMs) {
-        // Never put a request on the wire that would be aborted a moment later: Gainsight might
-        // apply it anyway, and the parked event would then be sent twice.
-        log.firstFailureAt ??= Date.now();
-        throw new UnavailableError('No time left in the delivery budget for a Gainsight call', { code: 'gainsight_timeout' });
-      }
-      const timeout = AbortSignal.timeout(Math.max(1, Math.min(left, policy.attemptTimeoutMs)));
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      log.attempts += 1;
-
       let response: GainsightResponse | undefined;
       let answer: unknown;
-      try {
-        answer = response = await transport(request, signal);
-      } catch (error) {
-        answer = error;
-      }
+      await gate(async () => {
+        const left = options.deadline - Date.now();
+        if (left < policy.minAttemptMs) {
+          // Never put a request on the wire that would be aborted a moment later: Gainsight might
+          // apply it anyway, and the parked event would then be sent twice.
+          log.firstFailureAt ??= Date.now();
+          throw new UnavailableError('No time left in the delivery budget for a Gainsight call', { code: 'gainsight_timeout' });
+        }
+        const timeout = AbortSignal.timeout(Math.max(1, Math.min(left, policy.attemptTimeoutMs)));
+        const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+        log.attempts += 1;
+        try {
+          answer = response = await transport(request, signal);
+        } catch (error) {
+          answer = error;
+        }
+      });
       const verdict = classify(request, answer);
       if (verdict.next === 'success') return response as GainsightResponse;
       if (verdict.next !== 'retry-now') {

@@ -2,7 +2,7 @@ import { type RelayError, UnavailableError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { failedMessage, parkedMessage, parkedRecord, reasonOf } from './parking.ts';
 import type { EventFailure, EventOutcome, EventResult } from './process.ts';
-import type { Queue } from './queue.ts';
+import type { Ordering, Queue } from './queue.ts';
 
 /**
  * What becomes of each event once delivery is over (SPEC §5): an event that can succeed later is
@@ -47,9 +47,9 @@ export const failedEntry = (messageId: string | undefined, type: string, error: 
  * Sends one message by `by`; returns the error when it could not be stored (encoding it
  * included: a hostile, deeply nested event cannot be encoded), undefined once SQS has it.
  */
-async function send(queue: Queue, encode: () => string, by: number, what: string): Promise<RelayError | undefined> {
+async function send(queue: Queue, encode: () => string, by: number, what: string, ordering?: Ordering): Promise<RelayError | undefined> {
   try {
-    await queue.send(encode(), AbortSignal.timeout(Math.max(100, by - Date.now())));
+    await queue.send(encode(), AbortSignal.timeout(Math.max(100, by - Date.now())), ordering);
     return undefined;
   } catch (error) {
     logger.error(`event could not be ${what}`, { code: isRelayError(error) ? error.code : 'internal' });
@@ -57,26 +57,46 @@ async function send(queue: Queue, encode: () => string, by: number, what: string
   }
 }
 
-async function settleOne(outcome: EventOutcome, options: SettleOptions): Promise<Settled> {
+async function settleOne({ outcome, ordering, mayPark }: Settling, options: SettleOptions): Promise<Settled> {
   if (outcome.ok) return { entry: outcome.result };
   const failure: EventFailure = outcome;
   const { event, error } = failure;
   if (error.retryable) {
-    if (options.parking && (await send(options.parking, () => parkedMessage(failure), options.by, 'parked')) === undefined) {
+    const parking = mayPark ? options.parking : undefined;
+    if (parking && (await send(parking, () => parkedMessage(failure), options.by, 'parked', ordering)) === undefined) {
       return { entry: { ...idOf(event.messageId), type: event.type, status: 'queued', reason: error.code } };
     }
     return failedEntry(event.messageId, event.type, error);
   }
   if (options.failed) {
     const encode = () => failedMessage(parkedRecord(failure), reasonOf(error));
-    const copyError = await send(options.failed, encode, options.by, 'copied to the failed queue');
+    const copyError = await send(options.failed, encode, options.by, 'copied to the failed queue', ordering && { group: ordering.group });
     // Without its copy a rejected event would be lost to the operator: the sender retries.
     if (copyError) return failedEntry(event.messageId, event.type, copyError);
   }
   return failedEntry(event.messageId, event.type, error);
 }
 
-/** Settles every outcome, queue calls in parallel. */
-export function settleAll(outcomes: readonly EventOutcome[], options: SettleOptions): Promise<Settled[]> {
-  return Promise.all(outcomes.map((outcome) => settleOne(outcome, options)));
+/** One event to settle: its delivery outcome, its place in a FIFO queue, whether it may be parked. */
+export interface Settling {
+  outcome: EventOutcome;
+  ordering?: Ordering | undefined;
+  /** False where parking would break the sender's per-user order (route policy `parks`). */
+  mayPark: boolean;
+}
+
+/** Settles every outcome: one user's queue calls one after another (FIFO order), users in parallel. */
+export async function settleAll(items: readonly Settling[], options: SettleOptions): Promise<Settled[]> {
+  const settled: Settled[] = new Array(items.length);
+  const lanes = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const lane = item.ordering?.group ?? `#${index}`;
+    lanes.set(lane, [...(lanes.get(lane) ?? []), index]);
+  });
+  await Promise.all(
+    [...lanes.values()].map(async (lane) => {
+      for (const index of lane) settled[index] = await settleOne(items[index] as Settling, options);
+    }),
+  );
+  return settled;
 }

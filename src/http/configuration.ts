@@ -22,7 +22,8 @@ export function loadConfiguration(loader: ConfigurationLoader): MiddlewareObj {
       const invocation = state.invocation;
       if (invocation === undefined) return;
       try {
-        state.served = await loader.get(invocation.kind !== 'http');
+        // The schedule and manual runs refresh; requests and queue batches use the cache.
+        state.served = await loader.get(invocation.kind === 'scheduled' || invocation.kind === 'action');
       } catch (error) {
         if (invocation.kind !== 'http') throw error;
         throw unavailable(error);

@@ -25,6 +25,11 @@ export function errorTranslator(): MiddlewareObj {
         logger.error('unexpected error', request.error as Error);
       }
 
+      if (invocation?.kind === 'sqs') {
+        // Nothing of the batch was handled: every message stays queued and comes back later.
+        request.response = { batchItemFailures: invocation.records.map((record) => ({ itemIdentifier: record.messageId })) };
+        return;
+      }
       if (invocation?.kind === 'scheduled' || invocation?.kind === 'action' || request.error instanceof UnknownInvocationError) {
         request.response = {
           ok: false,

@@ -2,10 +2,13 @@ import type { Context } from 'aws-lambda';
 import type { RelayConfig } from '../config/relay-config.ts';
 import { deliverBatch } from '../delivery/batch.ts';
 import { deadlinesOf } from '../delivery/budget.ts';
-import { type Acknowledged, AcknowledgedEvents } from '../delivery/dedupe.ts';
+import { type Acknowledged, AcknowledgedEvents, CUSTOM_EVENT_TYPES } from '../delivery/dedupe.ts';
 import { type Prepared, prepareAll, rejectRequest } from '../delivery/prepare.ts';
 import { type EventRecord, recordOutcomes } from '../delivery/record.ts';
-import { type ResultEntry, failedEntry, settleAll } from '../delivery/settle.ts';
+import { enqueueAll } from '../delivery/enqueue.ts';
+import { orderingOf } from '../delivery/parking.ts';
+import type { EventOutcome } from '../delivery/process.ts';
+import { type ResultEntry, type Settled, failedEntry, settleAll } from '../delivery/settle.ts';
 import type { RelayEvent } from '../events/index.ts';
 import { logger } from '../observability.ts';
 import type { Pipeline } from '../pipeline.ts';
@@ -22,8 +25,9 @@ function resent(event: RelayEvent, before: Acknowledged): ResultEntry {
 
 /**
  * `POST /events` and the tracking API, once the sender is authenticated and the body decoded:
- * validate and plan every event, skip what this container already delivered, deliver (with
- * retries inside the budget), settle (park or copy what failed), record, answer.
+ * validate and plan every event, skip what this container already acknowledged, deliver (with
+ * retries inside the budget) and settle (park or copy what failed) — or, in queued mode, put
+ * every event on the parking queue for the consumer — record, answer.
  */
 export async function relayEvents(
   request: {
@@ -60,8 +64,19 @@ export async function relayEvents(
   });
 
   const { deliverBy, parkBy } = deadlinesOf(request.receivedAt, pipeline.budgetMs, context, pipeline.parking !== undefined);
-  const outcomes = await deliverBatch(fresh, pipeline.deps(deliverBy, signal));
-  const settled = await settleAll(outcomes, { parking: pipeline.parking, failed: pipeline.failed, by: parkBy });
+  let outcomes: (EventOutcome | undefined)[] = [];
+  let settled: Settled[];
+  if (pipeline.queued && pipeline.parking && !config.dryRun) {
+    settled = await enqueueAll(fresh, pipeline.parking, parkBy);
+  } else {
+    outcomes = await deliverBatch(fresh, pipeline.deps(deliverBy, signal));
+    const items = fresh.map(({ event, plan, key }, position) => ({
+      outcome: outcomes[position] as EventOutcome,
+      ordering: orderingOf(plan.userId, key),
+      mayPark: route.parks === 'all' || CUSTOM_EVENT_TYPES.has(event.type),
+    }));
+    settled = await settleAll(items, { parking: pipeline.parking, failed: pipeline.failed, by: parkBy });
+  }
 
   fresh.forEach(({ plan, index, key }, position) => {
     const done = settled[position] as NonNullable<(typeof settled)[number]>;

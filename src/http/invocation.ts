@@ -25,7 +25,25 @@ export type Invocation =
       route: RoutePolicy;
     }
   | { kind: 'scheduled' }
-  | { kind: 'action'; action: 'refresh' | 'redrive' };
+  | { kind: 'action'; action: 'refresh' | 'redrive' }
+  /** Messages of the parking queue, from its event source mapping (the consumer, SPEC §5). */
+  | { kind: 'sqs'; records: readonly SqsRecord[] };
+
+/** One SQS message as Lambda hands it over. */
+export interface SqsRecord {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  /** SQS system attributes: ApproximateReceiveCount, SentTimestamp, MessageGroupId (FIFO), … */
+  attributes: Record<string, string>;
+}
+
+const sqsRecordOf = (record: unknown): SqsRecord | undefined => {
+  if (!isObject(record) || record.eventSource !== 'aws:sqs' || typeof record.messageId !== 'string') return undefined;
+  const attributes: Record<string, string> = Object.create(null);
+  if (isObject(record.attributes)) for (const [name, value] of Object.entries(record.attributes)) if (typeof value === 'string') attributes[name] = value;
+  return { messageId: record.messageId, receiptHandle: str(record.receiptHandle) ?? '', body: str(record.body) ?? '', attributes };
+};
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -110,7 +128,11 @@ export function classifyInvocation(event: unknown): Invocation {
       return { kind: 'http', http, route: deep ? DEEP_HEALTH : match };
     }
     if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return { kind: 'scheduled' };
+    if (Array.isArray(event.Records) && event.Records.length > 0) {
+      const records = event.Records.map(sqsRecordOf);
+      if (records.every((record) => record !== undefined)) return { kind: 'sqs', records: records as SqsRecord[] };
+    }
     if (event.action === 'refresh' || event.action === 'redrive') return { kind: 'action', action: event.action };
   }
-  throw new UnknownInvocationError('Unrecognised invocation: expected an API Gateway request or a schedule');
+  throw new UnknownInvocationError('Unrecognised invocation: expected an API Gateway request, a schedule or SQS messages');
 }

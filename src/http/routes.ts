@@ -27,6 +27,15 @@ export interface EventsRoute {
   /** Status when the worst outcome is a parked event: 202, or 200 where the SDKs expect it. */
   parkedStatus: 200 | 202;
   /**
+   * In direct mode, which events that could not be delivered in the budget may be parked:
+   * `custom-events` keeps per-user order for RudderStack's webhook, which sends a user's events
+   * one at a time and waits for a 2xx — an identify or group is answered 503 and retried before
+   * that user's later events, so an old update never overwrites a newer one (custom events carry
+   * their own date); `all` parks every type, for SDKs that give up after a few retries
+   * (durability over order; DELIVERY_MODE=queued with a FIFO queue keeps both).
+   */
+  parks: 'custom-events' | 'all';
+  /**
    * Events without `timestamp` get `receivedAt − (sentAt − originalTimestamp)`, removing the
    * device clock's skew, as RudderStack's server does (the SDKs send raw device times).
    */
@@ -52,6 +61,7 @@ const EVENTS: EventsRoute = Object.freeze<EventsRoute>({
   body: { kind: 'events' },
   invalidEvents: 'reject-request',
   parkedStatus: 202,
+  parks: 'custom-events',
   skewCorrected: false,
 });
 
@@ -68,6 +78,7 @@ const tracking = (call: TrackingCall): EventsRoute =>
     body: { kind: 'tracking', call },
     invalidEvents: 'reject-event',
     parkedStatus: 200,
+    parks: 'all',
     skewCorrected: true,
   });
 

@@ -72,10 +72,10 @@ async function relay(options: { queue?: boolean; parking?: string; failed?: stri
   });
 }
 
-/** POSTs `body` to /events and measures how long the answer took. */
-async function post(handler: Handler, body: unknown) {
+/** POSTs `body` to /events (or `path`) and measures how long the answer took. */
+async function post(handler: Handler, body: unknown, path = '/events') {
   const started = Date.now();
-  const answer = await call(handler, httpApiEvent({ secret: SECRET, body }));
+  const answer = await call(handler, httpApiEvent({ path, secret: SECRET, body }));
   return { ...answer, ms: Date.now() - started };
 }
 
@@ -329,14 +329,16 @@ describe('a Gainsight hang longer than the budget', () => {
 });
 
 describe('multi-step resume', () => {
-  it.each(REDRIVES)('parks a group at its failed link step, and %s sends only that step', async (_name, event, action) => {
+  // On POST /events a group is never parked (issue 13: the sender's per-user order); the tracking
+  // API parks every type, so these run on /v1/group (answered 200 where POST /events said 202).
+  it.each(REDRIVES)('parks a group sent to /v1/group at its failed link step, and %s sends only that step', async (_name, event, action) => {
     const handler = await relay();
     px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
     px.script({ method: 'PUT', path: '/users/u1', status: 503, times: 1000 });
 
-    const answer = await post(handler, group('u1', 'acme'));
+    const answer = await post(handler, group('u1', 'acme'), '/v1/group');
 
-    expect(answer.status).toBe(202);
+    expect(answer.status).toBe(200);
     expect(answer.body.results[0]).toMatchObject({ type: 'group', status: 'queued', reason: 'upstream_unavailable' });
     expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
     const calls = px.calls();
@@ -376,6 +378,37 @@ describe('multi-step resume', () => {
     expect(px.users.get('u1')).toMatchObject({ accountId: 'acme' });
     expect(sqs.messages(parkingUrl)).toEqual([]);
     expect(sqs.messages(failedUrl)).toEqual([]);
+  });
+
+  it('answers 503 on POST /events to a group whose link step fails, parking nothing; the sender\'s retry completes it', async () => {
+    const handler = await relay();
+    px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
+    px.script({ method: 'PUT', path: '/users/u1', status: 503, times: 1000 });
+
+    const answer = await post(handler, group('u1', 'acme'));
+
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('upstream_unavailable');
+    expect(answer.body.error.details.results).toEqual([
+      expect.objectContaining({ messageId: 'g-u1-acme', type: 'group', status: 'failed', error: expect.objectContaining({ code: 'upstream_unavailable' }) }),
+    ]);
+    expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
+    expect(px.calls().slice(0, 3)).toEqual(['PUT /accounts/acme', 'POST /accounts', 'PUT /users/u1']);
+    expect(sqs.calls).toEqual([]);
+    expect(sqs.messages(parkingUrl)).toEqual([]);
+
+    // Gainsight recovers; RudderStack resends the group before the user's later events.
+    const account = px.accounts.get('acme')!;
+    px.reset();
+    px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
+    px.accounts.set('acme', account);
+    const retried = await post(handler, group('u1', 'acme'));
+
+    expect(retried.status).toBe(200);
+    expect(retried.body.results).toEqual([{ messageId: 'g-u1-acme', type: 'group', status: 'delivered', calls: 2, attempts: 2 }]);
+    expect(px.calls()).toEqual(['PUT /accounts/acme', 'PUT /users/u1']);
+    expect(px.users.get('u1')).toMatchObject({ accountId: 'acme' });
+    expect(sqs.messages(parkingUrl)).toEqual([]);
   });
 });
 
@@ -546,13 +579,51 @@ describe('when parking itself fails', () => {
 });
 
 describe('batches', () => {
-  it('answers 202 [delivered, queued] and parks only the failing event', async () => {
+  it('answers 202 [delivered, queued] on POST /events and parks only the failing track', async () => {
+    const handler = await relay();
+    px.users.set('u1', { identifyId: 'u1', propertyKeys: [PRODUCT_KEY] });
+    px.script({ method: 'POST', path: '/events/custom', status: 503, times: 1000 });
+
+    const answer = await post(handler, { batch: [identify('u1'), track('u2')] });
+
+    expect(answer.status).toBe(202);
+    expect(answer.body.results).toEqual([
+      { messageId: 'i-u1', type: 'identify', status: 'delivered', calls: 1, attempts: 1 },
+      { messageId: 't-u2', type: 'track', status: 'queued', reason: 'upstream_unavailable' },
+    ]);
+    expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
+    expect(px.calls().filter((c) => c === 'PUT /users/u1')).toHaveLength(1);
+    expect(px.customEvents).toEqual([]);
+    const parked = bodies(parkingUrl);
+    expect(parked).toHaveLength(1);
+    expect(parked[0]).toMatchObject({ kind: PARKED_KIND, event: { type: 'track', userId: 'u2' }, resumeAtStep: 0 });
+  });
+
+  it('answers 503 on POST /events when an identify cannot be delivered: the track is delivered, the identify is not parked', async () => {
     const handler = await relay();
     px.script({ method: 'PUT', path: '/users/u2', status: 503, times: 1000 });
 
     const answer = await post(handler, { batch: [track('u1'), identify('u2')] });
 
-    expect(answer.status).toBe(202);
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('upstream_unavailable');
+    expect(answer.body.error.details.results).toEqual([
+      { messageId: 't-u1', type: 'track', status: 'delivered', calls: 1, attempts: 1 },
+      expect.objectContaining({ messageId: 'i-u2', type: 'identify', status: 'failed', error: expect.objectContaining({ code: 'upstream_unavailable' }) }),
+    ]);
+    expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
+    expect(px.customEvents).toHaveLength(1);
+    expect(sqs.calls).toEqual([]);
+    expect(sqs.messages(parkingUrl)).toEqual([]);
+  });
+
+  it('answers 200 [delivered, queued] on /v1/batch and parks the failing identify (every type is parked there)', async () => {
+    const handler = await relay();
+    px.script({ method: 'PUT', path: '/users/u2', status: 503, times: 1000 });
+
+    const answer = await post(handler, { batch: [track('u1'), identify('u2')] }, '/v1/batch');
+
+    expect(answer.status).toBe(200);
     expect(answer.body.results).toEqual([
       { messageId: 't-u1', type: 'track', status: 'delivered', calls: 1, attempts: 1 },
       { messageId: 'i-u2', type: 'identify', status: 'queued', reason: 'upstream_unavailable' },

@@ -16,6 +16,23 @@ const STAGE = 'prod';
 /** Passed with --param, as an operator would, to check the alarms are wired to it. */
 const ALARM_TOPIC = 'arn:aws:sns:us-east-1:123456789012:relay-alarms';
 const SSM_PARAMETER_ARN = `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/gainsight-px-relay/${STAGE}/*`;
+/**
+ * Fleet limits with prod's parameters (gainsightRequestsPerSecond 150, gainsightMaxInFlight 4,
+ * gainsightCallMs 100), as README "Scaling" works them out:
+ * reservedConcurrency = max(2, floor(150 × 100 / (1000 × 4))) = floor(3.75) = 3, and the consumer's
+ * maximumConcurrency = max(2, 3 − 1) = 2; the fleet makes at most 3 × 4 × 1000 / 100 = 120 calls/s.
+ */
+const RESERVED_CONCURRENCY = 3;
+const CONSUMER_MAXIMUM_CONCURRENCY = 2;
+/** The Deny every queue policy holds: sqs:SendMessage by anyone but the relay's own role. */
+const sendOnlyFromTheRelay = (queue: string) => ({
+  Sid: 'SendOnlyFromTheRelay',
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 'sqs:SendMessage',
+  Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+  Condition: { StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] } } },
+});
 /** Secret-looking values in the packaging shell must never reach the template. */
 const SENTINELS = { PX_API_KEY: 'sentinel-px-api-key', WEBHOOK_SECRET: 'sentinel-webhook-secret' };
 
@@ -115,6 +132,8 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
       LOG_LEVEL: 'INFO',
       DEAD_LETTER_QUEUE_URL: { Ref: 'ParkingQueue' },
       FAILED_QUEUE_URL: { Ref: 'FailedQueue' },
+      DELIVERY_MODE: 'direct',
+      GAINSIGHT_MAX_IN_FLIGHT: '4',
     });
     for (const name of ['PX_API_KEY', 'PX_PRODUCT_KEY', 'WEBHOOK_SECRET', 'PX_SETTINGS', 'DRY_RUN', 'GAINSIGHT_PX_BASE_URL']) {
       expect(variables).not.toHaveProperty(name);
@@ -122,7 +141,7 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     for (const value of Object.values(SENTINELS)) expect(templateText).not.toContain(value);
   });
 
-  it('grants exactly the logs statements osls adds, ssm:GetParameters on the prefix and kms:Decrypt via SSM', () => {
+  it('grants exactly the logs and SQS-trigger statements osls adds, ssm:GetParameters on the prefix and kms:Decrypt via SSM', () => {
     expect(ofType('AWS::IAM::Policy')).toEqual([]);
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
     const role = only('AWS::IAM::Role').Properties;
@@ -157,6 +176,12 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
         Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
         Resource: [{ 'Fn::GetAtt': ['ParkingQueue', 'Arn'] }],
       },
+      // added by osls for the sqs event (the event source mapping needs GetQueueAttributes)
+      {
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        Resource: [{ 'Fn::GetAtt': ['ParkingQueue', 'Arn'] }],
+      },
     ]);
     for (const statement of statements) {
       expect(asList(statement.Action).every((action) => typeof action === 'string' && !action.includes('*'))).toBe(true);
@@ -165,24 +190,67 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     }
   });
 
-  it('declares an encrypted 14-day parking queue that SQS redrives into an encrypted failed queue', () => {
+  it('declares an encrypted 14-day FIFO parking queue that SQS redrives into an encrypted FIFO failed queue', () => {
     const parking = resources['ParkingQueue'];
     const failed = resources['FailedQueue'];
     expect(parking?.Type).toBe('AWS::SQS::Queue');
     expect(failed?.Type).toBe('AWS::SQS::Queue');
-    expect(parking?.Properties).toMatchObject({
-      QueueName: 'gainsight-px-relay-prod-parking',
+    expect(parking?.Properties).toEqual({
+      QueueName: 'gainsight-px-relay-prod-parking.fifo',
+      FifoQueue: true,
+      // the relay sets the deduplication id itself
+      ContentBasedDeduplication: false,
+      // high-throughput FIFO
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
       MessageRetentionPeriod: 1209600,
       SqsManagedSseEnabled: true,
+      VisibilityTimeout: 120,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['FailedQueue', 'Arn'] }, maxReceiveCount: 100 },
     });
-    expect(failed?.Properties).toMatchObject({
-      QueueName: 'gainsight-px-relay-prod-failed',
+    expect(failed?.Properties).toEqual({
+      QueueName: 'gainsight-px-relay-prod-failed.fifo',
+      FifoQueue: true,
+      // the relay's copies carry only a group id
+      ContentBasedDeduplication: true,
       MessageRetentionPeriod: 1209600,
       SqsManagedSseEnabled: true,
     });
+    // a replaced queue (name or type changed) is kept with its messages, not deleted
+    expect(parking).toHaveProperty('UpdateReplacePolicy', 'Retain');
+    expect(failed).toHaveProperty('UpdateReplacePolicy', 'Retain');
+    // Lambda requires a triggering queue's visibility timeout to be at least the function's timeout
     const timeout = only('AWS::Lambda::Function').Properties['Timeout'] as number;
     expect(parking?.Properties['VisibilityTimeout']).toBeGreaterThan(timeout);
+  });
+
+  it('lets the parking queue trigger the relay: batches of 10, partial batch responses, the fleet’s maximumConcurrency', () => {
+    const mapping = only('AWS::Lambda::EventSourceMapping').Properties;
+    expect(mapping).toEqual({
+      BatchSize: 10,
+      EventSourceArn: { 'Fn::GetAtt': ['ParkingQueue', 'Arn'] },
+      FunctionName: { 'Fn::GetAtt': ['RelayLambdaFunction', 'Arn'] },
+      Enabled: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: CONSUMER_MAXIMUM_CONCURRENCY },
+    });
+    // the consumer never takes every slot the function has while there are more than 2
+    const reserved = only('AWS::Lambda::Function').Properties['ReservedConcurrentExecutions'] as number;
+    expect(mapping['ScalingConfig'].MaximumConcurrency).toBeGreaterThanOrEqual(2);
+    expect(mapping['ScalingConfig'].MaximumConcurrency).toBeLessThan(reserved);
+  });
+
+  it('lets only the relay’s own role send to either queue', () => {
+    const policies = Object.fromEntries(ofType('AWS::SQS::QueuePolicy'));
+    expect(Object.keys(policies).sort()).toEqual(['FailedQueuePolicy', 'ParkingQueuePolicy']);
+    for (const [name, queue] of [['ParkingQueuePolicy', 'ParkingQueue'], ['FailedQueuePolicy', 'FailedQueue']] as const) {
+      expect(policies[name]?.Properties).toEqual({
+        Queues: [{ Ref: queue }],
+        PolicyDocument: { Version: '2012-10-17', Statement: [sendOnlyFromTheRelay(queue)] },
+      });
+    }
+    // the role the condition names is the function's execution role
+    expect(only('AWS::Lambda::Function').Properties['Role']).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
   });
 
   it('throttles the HTTP API stage with the prod parameters', () => {
@@ -203,11 +271,21 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     const fn = only('AWS::Lambda::Function').Properties;
     expect(fn['MemorySize']).toBe(512);
     expect(fn['Timeout']).toBe(15);
-    expect(fn['ReservedConcurrentExecutions']).toBe(20);
+    expect(fn['ReservedConcurrentExecutions']).toBe(RESERVED_CONCURRENCY);
     expect(only('AWS::Logs::LogGroup').Properties).toEqual({
       LogGroupName: '/aws/lambda/gainsight-px-relay-prod-relay',
       RetentionInDays: 90,
     });
+  });
+
+  it('keeps the fleet under prod’s Gainsight rate: reserved concurrency × in-flight calls at the fastest call', () => {
+    const fn = only('AWS::Lambda::Function').Properties;
+    const maxInFlight = Number(fn['Environment'].Variables.GAINSIGHT_MAX_IN_FLIGHT);
+    const fastestCallMs = 100; // gainsightCallMs
+    const allowedPerSecond = 150; // gainsightRequestsPerSecond
+    const mostPerSecond = (fn['ReservedConcurrentExecutions'] * maxInFlight * 1000) / fastestCallMs;
+    expect(mostPerSecond).toBe(120); // 3 × 4 × 1000 / 100
+    expect(mostPerSecond).toBeLessThanOrEqual(allowedPerSecond);
   });
 
   it('declares every alarm, each notifying the SNS topic given as a parameter', () => {
