@@ -136,15 +136,18 @@ export function readZip(buffer) {
   return files;
 }
 
-/** Bundles bench/entries.ts (fakes + pure parse/plan) with the production esbuild options. */
-export async function buildEntries(outdir) {
+/**
+ * Bundles bench/entries.ts (fakes + pure parse/plan) with the production esbuild options; `entry`
+ * names another file of bench/ (bench/drain.mjs bundles drain-entries.ts).
+ */
+export async function buildEntries(outdir, entry = 'entries.ts') {
   mkdirSync(outdir, { recursive: true });
   const { options } = productionEsbuildOptions();
-  const outfile = join(outdir, 'bench-entries.mjs');
+  const outfile = join(outdir, `bench-${entry.replace(/\.ts$/, '')}.mjs`);
   await esbuild.build({
     ...options,
     outExtension: undefined,
-    entryPoints: [join(ROOT, 'bench', 'entries.ts')],
+    entryPoints: [join(ROOT, 'bench', entry)],
     outfile,
     absWorkingDir: ROOT,
     sourcemap: false,

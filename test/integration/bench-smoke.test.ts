@@ -65,3 +65,77 @@ describe('npm run bench -- --smoke', () => {
     expect(results.targets.filter((target) => target.enforced && !target.pass).map((target) => target.name)).toEqual([]);
   }, 90_000);
 });
+
+/**
+ * `npm run bench:drain -- --smoke`: the drain scenario (issue 13) at a few hundred events and
+ * 10–20 ms Gainsight calls, so it cannot rot. Queued mode, a FIFO parking queue on the loopback
+ * SQS fake, the consumer with the fleet limits' maximumConcurrency (one process per invocation):
+ * every event must reach Gainsight once, in each user's queued order. Drain rates are only
+ * reported here; the README's figures come from the full run.
+ */
+describe('npm run bench:drain -- --smoke', () => {
+  it('drains the queue through the consumer with every user in order and nothing written twice', async () => {
+    const out = join(outDir, 'drain-results.json');
+    const env = { ...process.env };
+    for (const name of ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_DEV', 'LOG_LEVEL']) delete env[name];
+
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bench', 'drain.mjs'), '--smoke', '--out', out], {
+      cwd: root,
+      env,
+      timeout: 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+
+    const results = JSON.parse(readFileSync(out, 'utf8')) as {
+      mode: string;
+      scenario: { events: number; users: number; queue: string };
+      fleet: { maximumConcurrency: number };
+      phase1: { queued: number; queueOrderBreaks: number; groups: number };
+      drain: {
+        consumerProcesses: number;
+        eventsDone: number;
+        gainsightCalls: number;
+        expectedCalls: number;
+        leftInParkingQueue: number;
+        inFailedQueue: number;
+        batchItemFailures: number;
+        invocationErrors: number;
+      };
+      order: {
+        usersChecked: number;
+        violations: number;
+        usersOutOfOrder: number;
+        staleFinalTitles: number;
+        missingEvents: number;
+        duplicateCustomEvents: number;
+        repeatedUpdates: number;
+        unattributedCalls: number;
+      };
+    };
+    expect(stdout).toContain('order violations');
+    expect(results.mode).toBe('smoke');
+    expect(results.scenario).toMatchObject({ events: 300, users: 30, queue: 'FIFO' });
+    expect(results.drain.consumerProcesses).toBe(results.fleet.maximumConcurrency);
+    expect(results.phase1).toMatchObject({ queued: 300, queueOrderBreaks: 0, groups: 30 });
+    // 30 users × (3 identify + group 2 + 6 track) + a second call for each of the 3 new users.
+    expect(results.drain).toMatchObject({
+      eventsDone: 300,
+      gainsightCalls: 333,
+      expectedCalls: 333,
+      leftInParkingQueue: 0,
+      inFailedQueue: 0,
+      batchItemFailures: 0,
+      invocationErrors: 0,
+    });
+    expect(results.order).toEqual({
+      usersChecked: 30,
+      violations: 0,
+      usersOutOfOrder: 0,
+      staleFinalTitles: 0,
+      missingEvents: 0,
+      duplicateCustomEvents: 0,
+      repeatedUpdates: 0,
+      unattributedCalls: 0,
+    });
+  }, 90_000);
+});
