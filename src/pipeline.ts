@@ -105,11 +105,11 @@ const slotsFor = (limit: number): Slots => {
 /** The client's `send`, paced (the CLI's rate) and timed (metrics) as asked. */
 function transportOf(gainsight: GainsightClient, options: PipelineOptions): Transport {
   const { pace, metrics } = options;
-  const timed: Transport = async (request, signal) => {
-    if (!metrics) return gainsight.send(request, signal);
+  const timed: Transport = async (request, call) => {
+    if (!metrics) return gainsight.send(request, call);
     const started = performance.now();
     try {
-      const response = await gainsight.send(request, signal);
+      const response = await gainsight.send(request, call);
       recordGainsightCall(performance.now() - started, response.status);
       return response;
     } catch (error) {
@@ -117,9 +117,10 @@ function transportOf(gainsight: GainsightClient, options: PipelineOptions): Tran
       throw error;
     }
   };
-  return async (request, signal) => {
-    if (pace) await pace(signal);
-    return timed(request, signal);
+  if (!pace) return timed;
+  return async (request, call) => {
+    await pace(call.signal);
+    return timed(request, call);
   };
 }
 

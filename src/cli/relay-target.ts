@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { DEFAULT_RETRY_POLICY, backoffMs } from '../delivery/retry.ts';
 import { retryAfterSeconds } from '../gainsight/classify.ts';
 import { type RateLimiter, sleep } from './pacing.ts';
@@ -56,7 +57,8 @@ interface ResultEntry {
 interface Answer {
   status: number;
   body: { results?: unknown; error?: { code?: unknown; message?: unknown; details?: { results?: unknown; events?: unknown } } } | undefined;
-  headers: Headers;
+  /** The headers the retries read (names in lower case). */
+  headers: IncomingHttpHeaders;
 }
 
 const textOf = (value: unknown, fallback: string): string => (typeof value === 'string' && value !== '' ? value : fallback);
@@ -91,7 +93,8 @@ export class RelayPoster {
     } catch {
       body = undefined;
     }
-    return { status: response.status, body, headers: response.headers };
+    const retryAfter = response.headers.get('retry-after');
+    return { status: response.status, body, headers: retryAfter === null ? {} : { 'retry-after': retryAfter } };
   }
 
   /** Posts the items and returns one outcome per item, in order. Never throws. */

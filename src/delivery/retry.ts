@@ -1,5 +1,7 @@
+import { onAbort } from '../abort.ts';
 import { UnavailableError } from '../errors.ts';
 import { type GainsightResponse, classify } from '../gainsight/classify.ts';
+import type { CallOptions } from '../gainsight/client.ts';
 import type { GainsightRequest } from '../gainsight/types.ts';
 import type { Send } from './execute.ts';
 
@@ -28,8 +30,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   minAttemptMs: 250,
 });
 
-/** Sends one request once; the Gainsight client's `send`. */
-export type Transport = (request: GainsightRequest, signal: AbortSignal) => Promise<GainsightResponse>;
+/** Sends one request once, within `call.timeoutMs`; the Gainsight client's `send`. */
+export type Transport = (request: GainsightRequest, call: CallOptions) => Promise<GainsightResponse>;
 
 /** What the retries of one event went through, for logs and the parking queue. */
 export interface AttemptLog {
@@ -70,12 +72,12 @@ export const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> 
   new Promise((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
+    const forget = signal === undefined ? undefined : onAbort(signal, done);
     function done() {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      forget?.();
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** Wraps a transport into a {@link Send} that retries retryable failures until the deadline. */
@@ -98,11 +100,11 @@ export function withRetries(transport: Transport, options: RetryOptions): Send {
           log.firstFailureAt ??= Date.now();
           throw new UnavailableError('No time left in the delivery budget for a Gainsight call', { code: 'gainsight_timeout' });
         }
-        const timeout = AbortSignal.timeout(Math.max(1, Math.min(left, policy.attemptTimeoutMs)));
-        const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+        // A timeout of the call's own, no signal built per attempt: the transport times the call.
+        const call = { timeoutMs: Math.max(1, Math.min(left, policy.attemptTimeoutMs)), signal: options.signal };
         log.attempts += 1;
         try {
-          answer = response = await transport(request, signal);
+          answer = response = await transport(request, call);
         } catch (error) {
           answer = error;
         }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import {
   KeyRefusedError,
   RateLimitedError,
@@ -20,7 +21,8 @@ export interface GainsightResponse {
   status: number;
   /** Parsed JSON body, or the text when it is not JSON, or undefined when empty. */
   body: unknown;
-  headers: Headers;
+  /** Response headers, names in lower case (as `node:http` gives them). */
+  headers: IncomingHttpHeaders;
 }
 
 /**
@@ -99,7 +101,11 @@ export function classify(request: GainsightRequest, answer: GainsightResponse | 
 }
 
 const isResponse = (value: unknown): value is GainsightResponse =>
-  typeof value === 'object' && value !== null && typeof (value as GainsightResponse).status === 'number' && (value as GainsightResponse).headers instanceof Headers;
+  typeof value === 'object' &&
+  value !== null &&
+  !(value instanceof Error) &&
+  typeof (value as GainsightResponse).status === 'number' &&
+  typeof (value as GainsightResponse).headers === 'object';
 
 /** `/users/abc` → `/users/{id}`: error messages name the call, not the person. */
 export const resourceOf = (path: string): string =>
@@ -126,9 +132,9 @@ export function gainsightMessage(body: unknown): string | undefined {
 }
 
 /** Seconds from a `Retry-After` header (seconds or HTTP date), when present and sane. */
-export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
-  const value = headers.get('retry-after');
-  if (value === null || value.trim() === '') return undefined;
+export function retryAfterSeconds(headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
+  const value = headers['retry-after'];
+  if (value === undefined || value.trim() === '') return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds : undefined;
   const date = Date.parse(value);

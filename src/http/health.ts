@@ -20,10 +20,9 @@ export async function checkGainsight(pipeline: Pipeline, deadline: number, signa
   const client = pipeline.client;
   if (client === undefined) return { ok: true, skipped: 'dry run: nothing is sent to Gainsight PX' };
   const request = { method: 'GET' as const, path: '/accounts?pageSize=1' };
-  const timeout = AbortSignal.timeout(Math.max(1, Math.min(GAINSIGHT_CHECK_TIMEOUT_MS, deadline - Date.now())));
   let answer: unknown;
   try {
-    answer = await client.send(request, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    answer = await client.send(request, { timeoutMs: Math.min(GAINSIGHT_CHECK_TIMEOUT_MS, deadline - Date.now()), signal });
   } catch (error) {
     answer = error;
   }

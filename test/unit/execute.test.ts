@@ -15,7 +15,7 @@ const upsertUser: Step = { kind: 'upsert', update: userUpdate, create: userCreat
 const upsertAccount: Step = { kind: 'upsert', update: accountUpdate, create: accountCreate };
 const createEvent: Step = { kind: 'create', create: customEvent };
 
-const answer = (status: number, body: unknown = undefined): GainsightResponse => ({ status, body, headers: new Headers() });
+const answer = (status: number, body: unknown = undefined): GainsightResponse => ({ status, body, headers: {} });
 
 /**
  * A fake `send` that answers with the scripted statuses in order and records every call as

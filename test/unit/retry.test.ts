@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.ts';
-import type { GainsightResponse } from '../../src/gainsight/client.ts';
+import type { CallOptions, GainsightResponse } from '../../src/gainsight/client.ts';
 import type { GainsightRequest } from '../../src/gainsight/types.ts';
 import { type AttemptLog, DEFAULT_RETRY_POLICY, backoffMs, withRetries } from '../../src/delivery/retry.ts';
 
@@ -9,7 +9,7 @@ const REQUEST: GainsightRequest = { method: 'POST', path: '/events/custom', body
 const answer = (status: number, headers: Record<string, string> = {}): GainsightResponse => ({
   status,
   body: undefined,
-  headers: new Headers(headers),
+  headers,
 });
 
 /** A transport that plays the given answers in order (an Error entry is thrown). */
@@ -134,26 +134,47 @@ describe('withRetries', () => {
     expect(Date.now() - started).toBeLessThan(600);
   });
 
-  it('aborts an attempt that hangs past the attempt timeout and tries again', async () => {
-    let attempt = 0;
-    const transport = (_request: GainsightRequest, signal: AbortSignal) =>
+  it('gives each attempt the attempt timeout, and tries again after a timed-out attempt', async () => {
+    // Prepare: a transport that times out its first call as the client does (after call.timeoutMs)
+    const timeouts: number[] = [];
+    const signals: (AbortSignal | undefined)[] = [];
+    const outer = new AbortController().signal;
+    const transport = (_request: GainsightRequest, call: CallOptions) =>
       new Promise<GainsightResponse>((resolve, reject) => {
-        attempt += 1;
-        if (attempt > 1) return resolve(answer(201));
-        signal.addEventListener('abort', () => reject(new UnavailableError('timeout', { code: 'gainsight_timeout' })));
+        timeouts.push(call.timeoutMs);
+        signals.push(call.signal);
+        if (timeouts.length > 1) return resolve(answer(201));
+        setTimeout(() => reject(new UnavailableError('timeout', { code: 'gainsight_timeout' })), call.timeoutMs);
       });
     const started = Date.now();
-
+    // Act
     const response = await withRetries(transport, {
       deadline: started + 3000,
       log: { attempts: 0 },
       policy: { ...DEFAULT_RETRY_POLICY, attemptTimeoutMs: 200 },
+      signal: outer,
       sleep: noSleep,
     })(REQUEST);
-
+    // Assess
     expect(response.status).toBe(201);
-    expect(attempt).toBe(2);
+    expect(timeouts).toEqual([200, 200]);
+    expect(signals).toEqual([outer, outer]);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('gives an attempt no more than the time left before the deadline', async () => {
+    // Prepare
+    const timeouts: number[] = [];
+    const transport = async (_request: GainsightRequest, call: CallOptions) => {
+      timeouts.push(call.timeoutMs);
+      return answer(201);
+    };
+    // Act
+    await withRetries(transport, { deadline: Date.now() + 1000, log: { attempts: 0 }, sleep: noSleep })(REQUEST);
+    // Assess
+    expect(timeouts).toHaveLength(1);
+    expect(timeouts[0]).toBeGreaterThan(900);
+    expect(timeouts[0]).toBeLessThanOrEqual(1000);
   });
 });
 
