@@ -46,7 +46,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
-import { ROOT, buildEntries, buildHandler, packageHandler } from './lib/build.mjs';
+import { ROOT, buildEntries, buildHandler, linkRuntimeSdk, packageHandler } from './lib/build.mjs';
 import { ACCOUNTS, PATTERN, accountOf, expectedCalls, identifyNumber, isNewUser, parseMessageId, placeOf, userIdOf } from './lib/drain-events.mjs';
 import { SETTINGS } from './lib/events.mjs';
 
@@ -93,6 +93,7 @@ const round = (value, digits = 0) => Math.round(value * 10 ** digits) / 10 ** di
 const fmt = (value) => Math.round(value).toLocaleString('en-US');
 
 const work = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-drain-'));
+linkRuntimeSdk(work); // the bundle imports @aws-sdk/* from the runtime: see lib/build.mjs
 const children = new Set();
 const results = {
   mode: SMOKE ? 'smoke' : 'full',

@@ -1,21 +1,30 @@
 /**
- * The relay under load, in its own process (as in Lambda, the fake Gainsight PX runs elsewhere:
- * in the parent process, on the other core). Started by bench/run.mjs with the production
- * environment and `--expose-gc`; driven over IPC:
+ * One side of the benchmark under load, in its own process (as in Lambda, the fake Gainsight PX
+ * runs elsewhere: in the parent process, on the other core). Started by bench/run.mjs with the
+ * production environment and `--expose-gc`, as `worker.mjs <side> [bundle] [export]`:
  *
- *   { cmd: 'invoke', body }                    one POST /events; answers { status, body }
- *   { cmd: 'overhead', events, requests, ... } relay vs plain fetch, alternating; answers timings
- *   { cmd: 'soak', events, ... }               RSS before/after N events through the relay
- *   { cmd: 'run', events, ... }                N events through the relay (e.g. SSM counting)
+ *   relay   imports the bundle and calls its handler (the only side that loads it)
+ *   fetch   a bare `fetch` loop over pre-built Gainsight requests
+ *   http    a bare `node:http` loop (keep-alive agent) over the same requests
+ *
+ * and driven over IPC:
+ *
+ *   { cmd: 'invoke', body }                   relay: one POST /events; answers { status, body }
+ *   { cmd: 'overhead', ... }                  any side: a warm-up, a GC, then N timed; answers { ms, cpuMs }
+ *   { cmd: 'soak', events, ... }              relay: RSS before/after N events
+ *   { cmd: 'run', events, ... }               relay: N events (e.g. SSM counting)
  *
  * stdout carries the relay's own log and metric lines (the parent counts their bytes); results
  * go back over IPC only.
  */
+import { Agent, request as httpRequest } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { BUILDERS, httpApiEvent, lambdaContext } from './lib/events.mjs';
 
-const [bundle, exportName = 'handler'] = process.argv.slice(2);
-const handler = (await import(pathToFileURL(bundle).href))[exportName];
+const [side, bundle, exportName = 'handler'] = process.argv.slice(2);
+if (!['relay', 'fetch', 'http'].includes(side)) throw new Error(`unknown side ${side}`);
+// The baselines never load the handler: their process holds only their own loop.
+const handler = side === 'relay' ? (await import(pathToFileURL(bundle).href))[exportName] : undefined;
 const secret = process.env.BENCH_WEBHOOK_SECRET;
 
 let invocations = 0;
@@ -49,7 +58,25 @@ async function relayAll({ type = 'track', start, count }, concurrency) {
   });
 }
 
-/** The same Gainsight calls the relay would make, sent with plain fetch (the floor). */
+/**
+ * The overhead run's invocations, built before the clock starts: the baselines send pre-built
+ * requests, and Lambda hands the function a parsed event, so building them is no part of the
+ * relay's cost.
+ */
+async function relayPrebuilt({ type = 'track', start, count }, concurrency) {
+  const build = BUILDERS[type];
+  const calls = Array.from({ length: count }, (_, index) => {
+    invocations += 1;
+    return [httpApiEvent(build(start + index), secret, invocations), lambdaContext(invocations)];
+  });
+  return pool(count, concurrency, async (index) => {
+    const [event, context] = calls[index];
+    const answer = await handler(event, context);
+    if (answer?.statusCode !== 200) throw new Error(`relay answered ${answer?.statusCode}: ${String(answer?.body).slice(0, 300)}`);
+  });
+}
+
+/** The same Gainsight calls the relay would make, sent with bare fetch. */
 async function fetchAll(requests, concurrency, apiKey) {
   return pool(requests.length, concurrency, async (index) => {
     const request = requests[index];
@@ -59,8 +86,46 @@ async function fetchAll(requests, concurrency, apiKey) {
       body: request.json,
     });
     await response.text();
-    if (response.status >= 300) throw new Error(`baseline got ${response.status}`);
+    if (response.status >= 300) throw new Error(`fetch baseline got ${response.status}`);
   });
+}
+
+/** The same calls with bare node:http on a keep-alive agent: the headers the relay sends, the whole body read. */
+const agent = new Agent({ keepAlive: true });
+function httpAll(requests, concurrency, apiKey) {
+  const send = (request) =>
+    new Promise((resolve, reject) => {
+      const url = new URL(request.url);
+      const outgoing = httpRequest(
+        {
+          agent,
+          method: request.method,
+          hostname: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          headers: {
+            'X-APTRINSIC-API-KEY': apiKey,
+            Accept: 'application/json',
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(request.json),
+          },
+        },
+        (response) => {
+          // The whole body, decoded, as fetch's text() does.
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk) => (body += chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            if (response.statusCode >= 300) reject(new Error(`node:http baseline got ${response.statusCode}: ${body.slice(0, 200)}`));
+            else resolve();
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(request.json);
+    });
+  return pool(requests.length, concurrency, (index) => send(requests[index]));
 }
 
 /**
@@ -84,19 +149,23 @@ const commands = {
   async run({ events, concurrency }) {
     return { ms: await relayAll(events, concurrency) };
   },
-  async overhead({ events, requests, concurrency, apiKey, warmup }) {
-    if (warmup > 0) {
-      await relayAll({ ...events, start: events.start - warmup, count: warmup }, concurrency);
-      await fetchAll(requests.slice(0, warmup), concurrency, apiKey);
-    }
-    // Baseline first, then the relay, so drift (GC, CPU frequency) hits both sides alike.
+  /**
+   * One side of the overhead comparison, in a process of its own: the warm-up (for the relay
+   * this includes its first invocation and SSM read), a full GC so the timed part starts from
+   * the same heap state on every side, then the timed N with the CPU time of this process.
+   */
+  async overhead({ events, warmup, requests, warmupRequests, concurrency, apiKey }) {
+    const timed = {
+      relay: (run) => relayPrebuilt(run === 'warmup' ? { ...events, start: events.start - warmup, count: warmup } : events, concurrency),
+      fetch: (run) => fetchAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
+      http: (run) => httpAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
+    }[side];
+    if (warmup > 0) await timed('warmup');
+    globalThis.gc?.();
     const cpu0 = process.cpuUsage();
-    const fetchMs = await fetchAll(requests, concurrency, apiKey);
+    const ms = await timed('timed');
     const cpu1 = process.cpuUsage();
-    const relayMs = await relayAll(events, concurrency);
-    const cpu2 = process.cpuUsage();
-    const cpuMs = (from, to) => (to.user - from.user + to.system - from.system) / 1000;
-    return { relayMs, fetchMs, relayCpuMs: cpuMs(cpu1, cpu2), fetchCpuMs: cpuMs(cpu0, cpu1) };
+    return { ms, cpuMs: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / 1000 };
   },
   async soak({ events, concurrency, warmup }) {
     await relayAll({ ...events, start: events.start - warmup, count: warmup }, concurrency);

@@ -4,17 +4,49 @@
  *   artifact that would be deployed) or by replaying serverless.yml's `custom.esbuild` through
  *   esbuild the way serverless-esbuild 1.x does (fast, no `.esbuild/` work folder: for --smoke);
  * - the benchmark's own TypeScript helpers (bench/entries.ts: the loopback fakes and the pure
- *   parse/plan functions), bundled with the same options so they run the production code.
+ *   parse/plan functions), bundled with the same options so they run the production code;
+ * - bench/floor.mjs, the cold-start floor, bundled with the same options as the handler.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import yaml from 'js-yaml';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+
+/**
+ * The bundles leave `@aws-sdk/*` external (serverless.yml `exclude`): they import
+ * "@aws-sdk/client-ssm" as a bare specifier and find it in the Lambda runtime. A work folder
+ * under /tmp has no node_modules above it, so this links `<folder>/node_modules` to this
+ * checkout's: it stands in for the runtime's copy of the SDK for every bundle built or
+ * extracted below that folder.
+ */
+export function linkRuntimeSdk(folder) {
+  symlinkSync(join(ROOT, 'node_modules'), join(folder, 'node_modules'), 'dir');
+}
+
+/**
+ * A `--bundle` path outside this checkout cannot resolve the runtime's SDK either: then the
+ * files beside it (the bundle, its chunks and source maps; not subfolders) are copied into
+ * `work` (see linkRuntimeSdk) and the copy is measured.
+ */
+export function resolvableBundle(bundle, work) {
+  try {
+    createRequire(bundle).resolve('@aws-sdk/client-ssm');
+    return bundle;
+  } catch {
+    const copy = join(work, 'given');
+    mkdirSync(copy, { recursive: true });
+    for (const entry of readdirSync(dirname(bundle), { withFileTypes: true })) {
+      if (entry.isFile() && /\.(m?js|cjs|map)$/.test(entry.name)) cpSync(join(dirname(bundle), entry.name), join(copy, entry.name));
+    }
+    return join(copy, basename(bundle));
+  }
+}
 
 /** serverless-esbuild options that are not esbuild options (stripped by the plugin before building). */
 const PLUGIN_ONLY = [
@@ -154,6 +186,17 @@ export async function buildEntries(outdir, entry = 'entries.ts') {
     logLevel: 'error',
   });
   return outfile;
+}
+
+/**
+ * Bundles bench/floor.mjs, the cold-start floor, exactly as the handler is bundled (minified ESM,
+ * `@aws-sdk/*` external, source map): the floor pays the same bundle-format costs the relay does.
+ */
+export async function buildFloor(outdir) {
+  const { options, extension } = productionEsbuildOptions();
+  await esbuild.build({ ...options, entryPoints: [join(ROOT, 'bench', 'floor.mjs')], outdir, absWorkingDir: ROOT, logLevel: 'error' });
+  const file = join(outdir, `floor${extension}`);
+  return { file, bytes: statSync(file).size };
 }
 
 /** Bytes in the bundle per package (node_modules/<name>) or per source folder, largest first. */

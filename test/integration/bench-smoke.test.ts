@@ -9,9 +9,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * `npm run bench -- --smoke`: the benchmark at tiny sizes, so it cannot rot. It builds the
  * handler with serverless.yml's esbuild options, runs every phase against loopback fakes, and
- * must find the minimum number of Gainsight and SSM calls. Speed targets are only reported here
+ * must find the minimum number of Gainsight and SSM calls and a production bundle within its
+ * 200 KB target (a size does not depend on the machine). Speed targets are only reported here
  * (a shared CI machine is no place to enforce them); `npm run bench` enforces them.
  */
+const BUNDLE_TARGET_BYTES = 200 * 1024;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-bench-smoke-'));
@@ -21,6 +23,10 @@ interface Target {
   name: string;
   pass: boolean;
   enforced: boolean;
+}
+interface Side {
+  eventsPerSecond: number;
+  cpuMicrosecondsPerEvent: number;
 }
 
 describe('npm run bench -- --smoke', () => {
@@ -41,8 +47,8 @@ describe('npm run bench -- --smoke', () => {
       calls: Record<string, { calls: number }>;
       ssm: { firstInvocation: number; per100Warm: number };
       mapping: Record<string, { eventsPerSecond: number }>;
-      overhead: { ratio: number };
-      coldStart: { production: { ratio: number } };
+      overhead: { ratioVsFetch: number; ratioVsHttp: number; relay: Side; fetch: Side; http: Side };
+      coldStart: { floorMs: number; ratioVsFloor: number; nodeMs: number; ratioVsNode: number };
       bundle: { bytes: number };
       memory: { rssGrowthBytes: number };
       targets: Target[];
@@ -59,9 +65,22 @@ describe('npm run bench -- --smoke', () => {
     });
     expect(results.ssm).toMatchObject({ firstInvocation: 1, per100Warm: 0 });
     expect(Object.keys(results.mapping)).toEqual(['identify', 'group', 'track', 'page', 'screen']);
-    for (const value of [results.overhead.ratio, results.coldStart.production.ratio, results.bundle.bytes, results.memory.rssGrowthBytes]) {
+    const { overhead, coldStart } = results;
+    for (const value of [
+      overhead.ratioVsFetch,
+      overhead.ratioVsHttp,
+      ...[overhead.relay, overhead.fetch, overhead.http].flatMap((side) => [side.eventsPerSecond, side.cpuMicrosecondsPerEvent]),
+      coldStart.floorMs,
+      coldStart.ratioVsFloor,
+      coldStart.nodeMs,
+      coldStart.ratioVsNode,
+      results.bundle.bytes,
+      results.memory.rssGrowthBytes,
+    ]) {
       expect(Number.isFinite(value)).toBe(true);
     }
+    expect(results.bundle.bytes).toBeLessThanOrEqual(BUNDLE_TARGET_BYTES);
+    expect(results.targets.find((target) => target.name === 'production bundle')).toMatchObject({ enforced: true, pass: true });
     expect(results.targets.filter((target) => target.enforced && !target.pass).map((target) => target.name)).toEqual([]);
   }, 90_000);
 });
