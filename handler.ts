@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadEnv, loaderFor } from './src/config/index.ts';
@@ -14,12 +13,18 @@ import { decodeBody } from './src/http/decode.ts';
 import { errorTranslator } from './src/http/error-translator.ts';
 import { route } from './src/http/route.ts';
 import type { RelayState } from './src/http/state.ts';
-import { logger, metrics } from './src/observability.ts';
+import { logger, publishMetrics } from './src/observability.ts';
 
 /**
  * gainsight-px-relay: one Lambda function for the HTTP routes, the schedule and manual actions.
  * This file only composes; each step lives in `src/` (README "Architecture").
  */
+
+// `process.env` is a host object: every read crosses into C++, and Powertools reads it on every
+// log line and metrics flush (trace id, log level, ...), a visible cost per event. A plain copy
+// serves the same reads and writes (the Lambda runtime still sets _X_AMZN_TRACE_ID on it) as
+// ordinary property lookups.
+process.env = { ...process.env };
 
 // Read once per container. An invalid environment is answered 503 per request, never a crash.
 const env = loadEnv();
@@ -29,8 +34,9 @@ const chain = middy<RelayState, HttpResponse | HousekeepingSummary | BatchRespon
   //    Never log the raw event (it holds the Authorization header and personal data), whatever
   //    POWERTOOLS_LOGGER_LOG_EVENT says.
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-  //    Metrics flushed (embedded metric format) at the end of every invocation, cold start counted.
-  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  //    Metrics published (embedded metric format) at the end of every invocation in one write,
+  //    cold start counted.
+  .use(publishMetrics())
   // 2. Route: HTTP route (404/405), queue batch, schedule or manual action. Plain GET /health answers here,
   //    before anything else.
   .use(route())

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import type { MiddlewareObj } from '@middy/core';
 
 /**
  * Observability singletons. The logger writes structured JSON; `LOG_LEVEL` (or
@@ -15,7 +16,72 @@ export const SERVICE_NAME = 'gainsight-px-relay';
 export const METRICS_NAMESPACE = 'GainsightPxRelay';
 
 export const logger = new Logger({ serviceName: SERVICE_NAME });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+
+/** Powertools metrics that can publish other instances' metrics in the same EMF lines. */
+class RelayMetrics extends Metrics {
+  /**
+   * Publishes what this instance and `others` stored (validated and serialised by Powertools)
+   * as few EMF documents as their dimension values allow, in one write: an EMF document may hold
+   * several metric directives, each with its own dimension sets, as long as the values they name
+   * at the top level agree. An invocation's service-level metrics and its `Events` by type and
+   * outcome are one line instead of two. Nothing is written when nothing was stored (Powertools
+   * would warn "No application metrics to publish" on every such invocation).
+   */
+  publishWith(others: Iterable<Metrics>): void {
+    const sources = [this, ...others].filter((source) => source.hasStoredMetrics());
+    try {
+      if (sources.length > 0 && !this.isDisabled()) {
+        const documents = mergeDocuments(sources.map((source) => source.serializeMetrics() as unknown as EmfDocument));
+        process.stdout.write(`${documents.map((document) => JSON.stringify(document)).join('\n')}\n`);
+      }
+    } finally {
+      for (const source of sources) source.clearMetrics();
+      this.clearDimensions();
+      this.clearMetadata();
+    }
+  }
+}
+
+export const metrics = new RelayMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+
+type EmfDocument = { _aws: { Timestamp: number; CloudWatchMetrics: unknown[] } } & Record<string, unknown>;
+
+/** True when every top-level value `document` names that `target` has too is the same. */
+function agrees(target: EmfDocument, document: EmfDocument): boolean {
+  for (const key in document) if (key !== '_aws' && key in target && target[key] !== document[key]) return false;
+  return true;
+}
+
+/** Documents combined while their shared top-level values agree (each is freshly serialised: mutable). */
+function mergeDocuments(documents: EmfDocument[]): EmfDocument[] {
+  const merged: EmfDocument[] = [];
+  for (const document of documents) {
+    const into = merged.find((target) => agrees(target, document));
+    if (into === undefined) {
+      merged.push(document);
+      continue;
+    }
+    for (const key in document) if (key !== '_aws') into[key] = document[key];
+    into._aws.CloudWatchMetrics.push(...document._aws.CloudWatchMetrics);
+  }
+  return merged;
+}
+
+/**
+ * Middleware: counts a cold start, and publishes the invocation's metrics when it ends (answered
+ * or failed) in one write. An early answer (plain `GET /health`) publishes nothing, as with
+ * Powertools' own `logMetrics`.
+ */
+export function publishMetrics(): MiddlewareObj {
+  const publish = (): void => metrics.publishWith(eventMetrics.values());
+  return {
+    before: (request) => {
+      metrics.captureColdStartMetric((request.context as { functionName?: string }).functionName);
+    },
+    after: publish,
+    onError: publish,
+  };
+}
 
 /**
  * A stand-in for a user id in logs: the first 16 hex digits of its HMAC-SHA256 under `key`, a
@@ -46,19 +112,26 @@ export function recordEvents(events: readonly { type: string; outcome: MetricOut
   }
 }
 
-/** One single-metric emitter per (type, outcome), built once: building one costs a Console. */
+/**
+ * One store of `Events` per (type, outcome), built once (building one costs a Console), published
+ * with the invocation's other metrics by {@link publishMetrics}.
+ */
 const eventMetrics = new Map<string, Metrics>();
 
 function eventsMetric(type: string, outcome: MetricOutcome): Metrics {
   const key = `${type}\u0000${outcome}`;
-  let emitter = eventMetrics.get(key);
-  if (emitter === undefined) {
-    emitter = metrics.singleMetric();
+  let store = eventMetrics.get(key);
+  if (store === undefined) {
     // Default dimensions survive each publish; plain dimensions would be cleared by it.
-    emitter.setDefaultDimensions({ type, outcome });
-    if (eventMetrics.size < 100) eventMetrics.set(key, emitter); // types are validated: a handful
+    store = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: { type, outcome } });
+    // Types are validated and outcomes fixed: a handful. Past the bound, publish at once.
+    if (eventMetrics.size < 100) eventMetrics.set(key, store);
+    else {
+      store = metrics.singleMetric();
+      store.setDefaultDimensions({ type, outcome });
+    }
   }
-  return emitter;
+  return store;
 }
 
 /** `GainsightLatency` (ms) per call, and `GainsightCalls2xx` / `4xx` / `5xx` / `Errors` counts. */

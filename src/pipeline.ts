@@ -124,6 +124,24 @@ function transportOf(gainsight: GainsightClient, options: PipelineOptions): Tran
   };
 }
 
+/**
+ * The keyed user hash, remembered for the users seen lately: one HMAC per user rather than one
+ * per event (a sender's traffic comes from a working set of users). Bounded: cleared when full.
+ */
+function userHashes(key: Buffer, max = 10_000): (userId: string | undefined) => string | undefined {
+  const known = new Map<string, string>();
+  return (userId) => {
+    if (userId === undefined) return undefined;
+    let hashed = known.get(userId);
+    if (hashed === undefined) {
+      hashed = userHash(userId, key) as string;
+      if (known.size >= max) known.clear();
+      known.set(userId, hashed);
+    }
+    return hashed;
+  };
+}
+
 export function buildPipeline(config: RelayConfig, options: PipelineOptions): Pipeline {
   const ctx: MappingContext = { settings: config.settings, productKey: config.productKey };
   const gainsight = clientFor(config);
@@ -137,7 +155,7 @@ export function buildPipeline(config: RelayConfig, options: PipelineOptions): Pi
     failed: queueFor(options.failedQueueUrl),
     acknowledged,
     budgetMs: options.budgetMs,
-    hashUser: (userId) => userHash(userId, config.logKey),
+    hashUser: userHashes(config.logKey),
     deps: (deadline, signal) => ({ ctx, baseUrl: config.baseUrl, transport, deadline, ...(signal ? { signal } : {}), ...(gate ? { gate } : {}) }),
   };
 }

@@ -25,6 +25,11 @@ export async function deliverBatch(
   deps: ProcessDeps,
   concurrency = DEFAULT_CONCURRENCY,
 ): Promise<EventOutcome[]> {
+  if (prepared.length === 1) {
+    // One event per request is RudderStack's webhook: no lanes to plan.
+    const { event, plan, fromStep } = prepared[0] as PreparedEvent;
+    return [await runPlan(event, plan, deps, fromStep ?? 0)];
+  }
   const outcomes: EventOutcome[] = new Array(prepared.length);
   const lanes = new Map<string, number[]>();
   prepared.forEach(({ plan }, index) => {

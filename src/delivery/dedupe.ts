@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Call types whose delivery is a custom event, carrying its own date (the others are upserts). */
 export const CUSTOM_EVENT_TYPES: ReadonlySet<string> = new Set(['track', 'page', 'screen']);
@@ -41,7 +41,7 @@ export class AcknowledgedEvents {
       return undefined;
     }
     if (content === undefined) return undefined;
-    return createHash('sha256').update(messageId, 'utf8').update('\0').update(content, 'utf8').digest('base64');
+    return hash('sha256', `${messageId}\0${content}`, 'base64');
   }
 
   /** What became of the event, if this container acknowledged it within the time to live. */

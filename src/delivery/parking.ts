@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type RelayError, ValidationError } from '../errors.ts';
 import { type RelayEvent, parseEvent } from '../events/index.ts';
 import type { MappingContext } from '../mapping/index.ts';
@@ -151,5 +151,5 @@ export function laneOf(body: string, group: string | undefined, alone: string): 
  */
 export function orderingOf(userId: string | undefined, key: string | undefined): Ordering | undefined {
   if (userId === undefined) return key === undefined ? undefined : { group: key.slice(0, 64), dedup: key };
-  return { group: createHash('sha256').update(userId, 'utf8').digest('hex'), dedup: key };
+  return { group: hash('sha256', userId, 'hex'), dedup: key };
 }

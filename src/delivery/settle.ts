@@ -87,6 +87,8 @@ export interface Settling {
 
 /** Settles every outcome: one user's queue calls one after another (FIFO order), users in parallel. */
 export async function settleAll(items: readonly Settling[], options: SettleOptions): Promise<Settled[]> {
+  // The common case: every event delivered, nothing to park or copy.
+  if (items.every(({ outcome }) => outcome.ok)) return items.map(({ outcome }) => ({ entry: (outcome as EventOutcome & { ok: true }).result }));
   const settled: Settled[] = new Array(items.length);
   const lanes = new Map<string, number[]>();
   items.forEach((item, index) => {

@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import { AuthError } from '../errors.ts';
 import type { RoutePolicy } from './routes.ts';
 import { type RelayState, stateOf } from './state.ts';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
 
 /**
  * True when `presented` equals one of `secrets`. Both sides are hashed first so the comparison

@@ -72,7 +72,8 @@ export async function relayEvents(
     outcomes = await deliverBatch(fresh, pipeline.deps(deliverBy, signal));
     const items = fresh.map(({ event, plan, key }, position) => ({
       outcome: outcomes[position] as EventOutcome,
-      ordering: orderingOf(plan.userId, key),
+      // Only a failed event is parked or copied: only it needs its FIFO place (a digest).
+      ordering: outcomes[position]?.ok ? undefined : orderingOf(plan.userId, key),
       mayPark: route.parks === 'all' || CUSTOM_EVENT_TYPES.has(event.type),
     }));
     settled = await settleAll(items, { parking: pipeline.parking, failed: pipeline.failed, by: parkBy });

@@ -195,6 +195,37 @@ describe('metrics (embedded metric format)', () => {
     expect(emitted).toContainEqual({ name: 'GainsightCalls2xx', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: [1, 1] });
   });
 
+  it('publishes an invocation\'s metrics in one EMF line when their dimension values agree', async () => {
+    await post({ type: 'track', userId: 'u1', event: 'Exported', messageId: 'msg-one-line' });
+
+    const documents = capture.entries().filter((entry) => entry._aws !== undefined);
+    expect(documents).toHaveLength(1);
+    const directives = (documents[0]?._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics;
+    expect(directives.map((directive) => [directive.Dimensions, directive.Metrics.map((metric) => metric.Name)])).toEqual([
+      [[['service']], ['GainsightLatency', 'GainsightCalls2xx']],
+      [[['service', 'type', 'outcome']], ['Events']],
+    ]);
+    expect(metrics()).toContainEqual({ name: 'Events', unit: 'Count', dimensions: { service: 'gainsight-px-relay', type: 'track', outcome: 'delivered' }, value: 1 });
+    expect(metrics()).toContainEqual({ name: 'GainsightCalls2xx', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: 1 });
+    expect(capture.texts.join('\n')).not.toContain('No application metrics');
+  });
+
+  it('gives each further type and outcome an EMF line of its own, so no value is attributed twice', async () => {
+    px.users.set('u1', { identifyId: 'u1' });
+
+    await post([
+      { type: 'identify', userId: 'u1', traits: {} },
+      { type: 'alias', userId: 'u1' },
+    ]);
+
+    const documents = capture.entries().filter((entry) => entry._aws !== undefined);
+    expect(documents.map((document) => [document.type, document.outcome, document.Events])).toEqual([
+      ['identify', 'delivered', 1],
+      ['alias', 'skipped', 1],
+    ]);
+    expect(documents.filter((document) => 'GainsightCalls2xx' in document)).toHaveLength(1);
+  });
+
   it('counts retries, parked events and 5xx status classes', async () => {
     px.script({ method: 'POST', path: '/events/custom', status: 503, times: 1000 });
 
