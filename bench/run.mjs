@@ -9,7 +9,8 @@
  *   npm run bench -- --out f.json   write the results elsewhere
  *   --env NAME=value                add to the relay's environment (e.g. LOG_LEVEL=WARN)
  *   --set overheadN=8000            override a size (see SIZES)
- *   --profile <dir>                 V8 CPU profiles of the relay's workers (use an unminified --bundle)
+ *   --profile <dir>                 V8 CPU profiles of the relay's timed overhead runs, and a table of where the
+ *                                   time went by source file (measures an unminified build unless --bundle is given)
  *   --keep                          keep the temporary work folder
  *
  * Everything runs on 127.0.0.1: loopback fakes of Gainsight PX and SSM (test/support), the
@@ -39,6 +40,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, buildEntries, buildFloor, buildHandler, bytesByPackage, codeSizes, linkRuntimeSdk, packageHandler, resolvableBundle } from './lib/build.mjs';
 import { BUILDERS, SETTINGS, group, identify, track } from './lib/events.mjs';
+import { summarizeProfiles } from './lib/profile.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -125,6 +127,10 @@ async function main() {
   if (GIVEN_BUNDLE) {
     const given = resolvableBundle(resolve(GIVEN_BUNDLE), work);
     bundle = { bundle: given, ...codeSizes(given, dirname(given)), source: GIVEN_BUNDLE };
+  } else if (PROFILE_DIR) {
+    // Function names and the bundle's `// path` comments survive only without minification.
+    const profiled = await buildHandler(join(work, 'profiled'), { minify: false });
+    bundle = { ...profiled, source: 'esbuild with serverless.yml custom.esbuild, unminified for --profile' };
   } else if (SMOKE) {
     bundle = { ...replica, source: 'esbuild with serverless.yml custom.esbuild (smoke)' };
   } else {
@@ -261,10 +267,9 @@ function productionEnv(template, { prefix, px, ssm }) {
 
 /** A bench/worker.mjs process: `side` is 'relay' (loads the bundle), 'fetch' or 'http' (do not). */
 function startWorker(side, bundle, env, extraArgv = [], { logsTo = 'pipe' } = {}) {
-  const profile = PROFILE_DIR && side === 'relay' ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
   const child = fork(join(ROOT, 'bench', 'worker.mjs'), side === 'relay' ? [side, bundle.bundle, 'handler'] : [side], {
     env,
-    execArgv: ['--expose-gc', ...extraArgv, ...profile],
+    execArgv: ['--expose-gc', ...extraArgv],
     stdio: ['ignore', logsTo, 'inherit', 'ipc'],
   });
   children.add(child);
@@ -450,7 +455,7 @@ async function overhead({ bench, bundle, px, env, ctx }) {
       const worker = startWorker(side, bundle, env, [], { logsTo: 'ignore' });
       try {
         await worker.ready;
-        const payload = side === 'relay' ? { events, warmup } : { requests, warmupRequests, warmup, apiKey: API_KEY };
+        const payload = side === 'relay' ? { events, warmup, ...(PROFILE_DIR ? { profileDir: resolve(PROFILE_DIR) } : {}) } : { requests, warmupRequests, warmup, apiKey: API_KEY };
         timings[side].push(await worker.send('overhead', { ...payload, concurrency: SIZES.concurrency }, 120_000));
       } finally {
         await worker.stop();
@@ -463,6 +468,7 @@ async function overhead({ bench, bundle, px, env, ctx }) {
   const ratiosVs = (baseline) => timings.relay.map((relay, index) => round(relay.ms / timings[baseline][index].ms, 3));
   const ratiosVsFetch = ratiosVs('fetch');
   const ratiosVsHttp = ratiosVs('http');
+  if (PROFILE_DIR) results.profile = summarizeProfiles(resolve(PROFILE_DIR), bundle.bundle, n);
   results.overhead = {
     events: n,
     warmup,
@@ -610,6 +616,12 @@ function table(rows) {
   return [line(rows[0]), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
+/** `--profile`: where the relay's timed overhead runs spent their time. */
+function profileReport({ profiles, busyMicrosecondsPerEvent, top }) {
+  const rows = [['where (self time)', 'µs per event', 'share'], ...top.map((entry) => [entry.place, entry.microsecondsPerEvent, `${entry.share} %`])];
+  return `\nCPU profile of the relay's timed runs (${profiles} profile(s), ${busyMicrosecondsPerEvent} µs per event not idle):\n${table(rows)}\n`;
+}
+
 function report(checks) {
   const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
   const o = results.overhead;
@@ -661,6 +673,7 @@ try {
   const checks = verdicts();
   results.targets = checks;
   process.stdout.write(report(checks));
+  if (results.profile) process.stdout.write(profileReport(results.profile));
   const failed = checks.filter((check) => !check.pass && check.enforced);
   writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\n${failed.length === 0 ? 'all targets met' : `${failed.length} target(s) missed`}; results in ${relative(process.cwd(), OUT) || OUT} (${results.elapsedMs} ms)\n`);

@@ -17,7 +17,10 @@
  * stdout carries the relay's own log and metric lines (the parent counts their bytes); results
  * go back over IPC only.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BUILDERS, httpApiEvent, lambdaContext } from './lib/events.mjs';
 
@@ -63,13 +66,13 @@ async function relayAll({ type = 'track', start, count }, concurrency) {
  * requests, and Lambda hands the function a parsed event, so building them is no part of the
  * relay's cost.
  */
-async function relayPrebuilt({ type = 'track', start, count }, concurrency) {
+function relayPrebuilt({ type = 'track', start, count }, concurrency) {
   const build = BUILDERS[type];
   const calls = Array.from({ length: count }, (_, index) => {
     invocations += 1;
     return [httpApiEvent(build(start + index), secret, invocations), lambdaContext(invocations)];
   });
-  return pool(count, concurrency, async (index) => {
+  return () => pool(count, concurrency, async (index) => {
     const [event, context] = calls[index];
     const answer = await handler(event, context);
     if (answer?.statusCode !== 200) throw new Error(`relay answered ${answer?.statusCode}: ${String(answer?.body).slice(0, 300)}`);
@@ -128,6 +131,23 @@ function httpAll(requests, concurrency, apiKey) {
   return pool(requests.length, concurrency, (index) => send(requests[index]));
 }
 
+/** A V8 CPU profile of the timed part only (`--profile`): no start-up, no warm-up in it. */
+async function startProfiler() {
+  const session = new Session();
+  session.connect();
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return {
+    async stopInto(dir) {
+      const { profile } = await post('Profiler.stop');
+      session.disconnect();
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `relay-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+}
+
 /**
  * Memory after full garbage collections and a pause for V8's concurrent sweeper to hand pages
  * back: what the process keeps, not what it has yet to free.
@@ -154,17 +174,21 @@ const commands = {
    * this includes its first invocation and SSM read), a full GC so the timed part starts from
    * the same heap state on every side, then the timed N with the CPU time of this process.
    */
-  async overhead({ events, warmup, requests, warmupRequests, concurrency, apiKey }) {
-    const timed = {
+  async overhead({ events, warmup, requests, warmupRequests, concurrency, apiKey, profileDir }) {
+    // Everything a run sends is built before the clock starts.
+    const prepare = {
       relay: (run) => relayPrebuilt(run === 'warmup' ? { ...events, start: events.start - warmup, count: warmup } : events, concurrency),
-      fetch: (run) => fetchAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
-      http: (run) => httpAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
+      fetch: (run) => () => fetchAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
+      http: (run) => () => httpAll(run === 'warmup' ? warmupRequests : requests, concurrency, apiKey),
     }[side];
-    if (warmup > 0) await timed('warmup');
+    if (warmup > 0) await prepare('warmup')();
+    const timed = prepare('timed');
     globalThis.gc?.();
+    const profiler = profileDir ? await startProfiler() : undefined;
     const cpu0 = process.cpuUsage();
-    const ms = await timed('timed');
+    const ms = await timed();
     const cpu1 = process.cpuUsage();
+    if (profiler) await profiler.stopInto(profileDir);
     return { ms, cpuMs: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / 1000 };
   },
   async soak({ events, concurrency, warmup }) {
