@@ -201,6 +201,8 @@ async function main() {
       [`${prefix}/api-key`]: { value: API_KEY, type: 'SecureString' },
       [`${prefix}/product-key`]: { value: PRODUCT_KEY, type: 'String' },
       [`${prefix}/webhook-secret`]: { value: `${SECRET},previous-secret`, type: 'SecureString' },
+      // A separate write key, as a production stage should have (else every container warns once).
+      [`${prefix}/write-keys`]: { value: 'bench-write-key', type: 'SecureString' },
       [`${prefix}/settings`]: { value: JSON.stringify(SETTINGS), type: 'String' },
     },
   });

@@ -41,7 +41,7 @@ const isMissingParameter = (reason: unknown): boolean => reason instanceof Error
  * throws {@link UnavailableError} (code `ssm_unavailable`, the SDK error as `cause`) when SSM
  * cannot be read.
  */
-export function ssmReader(prefix: string, requestTimeoutMs = 1500): () => Promise<RawConfigValues> {
+export function ssmReader(prefix: string, requestTimeoutMs = 1500, giveUpMs = 2 * requestTimeoutMs + 500): () => Promise<RawConfigValues> {
   const source: ConfigSource = { kind: 'ssm', prefix };
   const names = Object.fromEntries(KEYS.map((key) => [key, nameOf(source, key)])) as Record<(typeof KEYS)[number], string>;
   const fetcher = ssm({
@@ -59,17 +59,28 @@ export function ssmReader(prefix: string, requestTimeoutMs = 1500): () => Promis
   const unavailable = (cause: unknown) =>
     new UnavailableError(`SSM Parameter Store is unavailable (GetParameters ${Object.values(names).join(', ')})`, { code: 'ssm_unavailable', cause });
 
+  const fetchAll = async (): Promise<PromiseSettledResult<unknown>[]> => {
+    const request = { event: {}, context: {}, response: undefined, error: undefined, internal: {} } as unknown as Request;
+    await (fetcher.before as (request: Request) => Promise<void>)(request);
+    const internal = request.internal as Record<string, unknown>;
+    return Promise.allSettled(KEYS.map((key) => internal[key]));
+  };
+
   return async function readSsm(): Promise<RawConfigValues> {
     clearCache([CACHE_KEY]);
-    const request = { event: {}, context: {}, response: undefined, error: undefined, internal: {} } as unknown as Request;
+    // The SDK comes from the Lambda runtime, whose version is not ours: where its HTTP handler
+    // ignores throwOnRequestTimeout, a hung call would not end. This bound always does.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`GetParameters did not answer within ${giveUpMs} ms`)), giveUpMs);
+    });
     let settled: PromiseSettledResult<unknown>[];
     try {
-      await (fetcher.before as (request: Request) => Promise<void>)(request);
-      const internal = request.internal as Record<string, unknown>;
-      settled = await Promise.allSettled(KEYS.map((key) => internal[key]));
+      settled = await Promise.race([fetchAll(), gaveUp]);
     } catch (error) {
       throw unavailable(error);
     } finally {
+      clearTimeout(timer);
       clearCache([CACHE_KEY]);
     }
     // A parameter that does not exist stays undefined: the builder decides what is required.

@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ssmReader } from '../../src/config/ssm.ts';
+import { UnavailableError } from '../../src/errors.ts';
 import { type Capture, captureWhile, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
@@ -429,6 +431,26 @@ describe('failures answer 503 and never crash', () => {
     expect(answer.status).toBe(503);
     expect(answer.body).toEqual(GENERIC_UNAVAILABLE);
     expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('gives up a GetParameters that hangs after its bound, whatever the SDK\'s own timeouts', async () => {
+    // Prepare: the SDK's request timeout far beyond the bound, as with a runtime SDK that ignores it
+    ssm.script({ hang: true, times: 5 });
+    const restore = saveEnv(Object.keys(awsTestEnv(ssm.endpoint)));
+    Object.assign(process.env, awsTestEnv(ssm.endpoint));
+    const read = ssmReader(PREFIX, 20_000, 300);
+    const started = Date.now();
+    // Act
+    const error = await read().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    restore();
+    // Assess
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).code).toBe('ssm_unavailable');
+    expect(String(((error as UnavailableError).cause as Error).message)).toBe('GetParameters did not answer within 300 ms');
   });
 
   it('answers the generic 503 when SSM is unreachable', async () => {
