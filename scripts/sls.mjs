@@ -14,7 +14,7 @@
  * - The exit code (or signal) of the CLI is passed on; SIGINT/SIGTERM are forwarded to it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { constants } from 'node:os';
@@ -77,6 +77,49 @@ export function runServerless(args, { env = slsEnvironment(args), cwd = root } =
   });
 }
 
+/** `--param=name=value` / `--param name=value` pairs in `args`. */
+function paramsOf(args) {
+  const pairs = args.flatMap((arg, index) => {
+    if (arg.startsWith('--param=')) return [arg.slice('--param='.length)];
+    return arg === '--param' && args[index + 1] !== undefined ? [args[index + 1]] : [];
+  });
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+/**
+ * True when `serverless package` / `deploy` with `args` would build a stage whose alarms notify
+ * nobody: neither alarmEmail nor alarmTopicArn set, by serverless.yml (`service`, parsed) for
+ * that stage or by `--param`. The `local` stage has no alarms worth hearing.
+ */
+export function alarmsReachNobody(args, service) {
+  const command = args.find((arg) => !arg.startsWith('-'));
+  if (command !== 'package' && command !== 'deploy') return false;
+  const stage = stageOf(args) ?? service.provider?.stage?.match(/'([^']+)'/)?.[1] ?? 'dev';
+  if (stage === 'local') return false;
+  const params = { ...service.params?.default, ...service.params?.[stage], ...paramsOf(args) };
+  return !params.alarmEmail && !params.alarmTopicArn;
+}
+
+/** serverless.yml, parsed (js-yaml comes with the Serverless Framework). */
+export async function loadService() {
+  const { default: yaml } = await import('js-yaml');
+  return yaml.load(readFileSync(join(root, 'serverless.yml'), 'utf8'));
+}
+
+async function warnIfAlarmsReachNobody(args) {
+  if (!alarmsReachNobody(args, await loadService())) return;
+  const stage = stageOf(args) ?? 'dev';
+  console.error(
+    [
+      '',
+      `WARNING: the alarms of stage ${stage} will notify NOBODY: set a stage parameter alarmEmail (a topic is created`,
+      'and subscribed) or alarmTopicArn (an existing SNS topic), in serverless.yml params or with',
+      `--param=alarmEmail=ops@example.com. See README "Metrics and alarms".`,
+      '',
+    ].join('\n'),
+  );
+}
+
 /** The value of `--stage x` / `--stage=x` / `-s x` in `args`, if any. */
 function stageOf(args) {
   for (const [index, arg] of args.entries()) {
@@ -94,6 +137,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     console.error('Refusing to deploy the `local` stage: it is for `npm start` only. Use e.g. --stage dev.');
     process.exitCode = 1;
   } else {
+    await warnIfAlarmsReachNobody(args);
     process.exitCode = await runServerless(args);
   }
 }

@@ -300,9 +300,12 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
       'ParkedEventAgeAlarm',
     ]);
     const conditions = (JSON.parse(templateText) as { Conditions: Record<string, unknown> }).Conditions;
-    expect(conditions['HasAlarmTopic']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ALARM_TOPIC] }] });
+    expect(conditions['HasAlarmTopicArn']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ALARM_TOPIC] }] });
+    expect(conditions['HasAlarmEmail']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(conditions['HasAlarmTopic']).toEqual({ 'Fn::Or': [{ Condition: 'HasAlarmEmail' }, { Condition: 'HasAlarmTopicArn' }] });
     for (const alarm of Object.values(alarms)) {
-      const actions = { 'Fn::If': ['HasAlarmTopic', [ALARM_TOPIC], { Ref: 'AWS::NoValue' }] };
+      const topic = { 'Fn::If': ['HasAlarmTopicArn', ALARM_TOPIC, { Ref: 'AlarmTopic' }] };
+      const actions = { 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] };
       expect(alarm.Properties['AlarmActions']).toEqual(actions);
       expect(alarm.Properties['OKActions']).toEqual(actions);
     }
@@ -357,3 +360,62 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     expect([...files.keys()].filter((name) => name.startsWith('node_modules/'))).toEqual([]);
   });
 });
+
+/**
+ * Alarms reach someone (issue 15): with only `alarmEmail`, the stack creates a topic and
+ * subscribes the address, and every alarm notifies that topic; packaging says nothing about
+ * alarms reaching nobody.
+ */
+describe(`serverless.yml packaged for --stage ${STAGE} with only an alarm email`, () => {
+  const EMAIL = 'relay-ops@example.test';
+  let emailOut: string;
+  let emailResources: Record<string, Resource>;
+  let emailConditions: Record<string, unknown>;
+  let packagingOutput: string;
+
+  beforeAll(async () => {
+    emailOut = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-package-email-'));
+    const { stdout, stderr } = await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', emailOut, `--param=alarmEmail=${EMAIL}`], {
+      cwd: root,
+      env: { ...process.env, ...SENTINELS },
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    packagingOutput = `${stdout}${stderr}`;
+    const template = JSON.parse(readFileSync(join(emailOut, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, Resource>;
+      Conditions: Record<string, unknown>;
+    };
+    emailResources = template.Resources;
+    emailConditions = template.Conditions;
+  }, 130_000);
+  afterAll(() => rmSync(emailOut, { recursive: true, force: true }));
+
+  it('creates the alarm topic, subscribes the address by email, and points every alarm at the topic', () => {
+    expect(emailConditions['HasAlarmEmail']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', EMAIL] }] });
+    expect(emailConditions['CreatesAlarmTopic']).toEqual({ 'Fn::And': [{ Condition: 'HasAlarmEmail' }, { 'Fn::Not': [{ Condition: 'HasAlarmTopicArn' }] }] });
+    expect(emailResources['AlarmTopic']).toEqual({
+      Type: 'AWS::SNS::Topic',
+      Condition: 'CreatesAlarmTopic',
+      Properties: { TopicName: `gainsight-px-relay-${STAGE}-alarms` },
+    });
+    const topic = { 'Fn::If': ['HasAlarmTopicArn', '', { Ref: 'AlarmTopic' }] };
+    expect(emailResources['AlarmEmailSubscription']).toEqual({
+      Type: 'AWS::SNS::Subscription',
+      Condition: 'HasAlarmEmail',
+      Properties: { Protocol: 'email', Endpoint: EMAIL, TopicArn: topic },
+    });
+    const alarms = Object.values(emailResources).filter((resource) => resource.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThanOrEqual(5);
+    for (const alarm of alarms) {
+      expect(alarm.Properties['AlarmActions']).toEqual({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
+      expect(alarm.Properties['OKActions']).toEqual(alarm.Properties['AlarmActions']);
+    }
+  });
+
+  it('does not warn that the alarms notify nobody', () => {
+    expect(packagingOutput).toContain('Service packaged');
+    expect(packagingOutput).not.toContain('notify NOBODY');
+  });
+});
+
