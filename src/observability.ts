@@ -134,11 +134,23 @@ function eventsMetric(type: string, outcome: MetricOutcome): Metrics {
   return store;
 }
 
-/** `GainsightLatency` (ms) per call, and `GainsightCalls2xx` / `4xx` / `5xx` / `Errors` counts. */
+/**
+ * Every Gainsight call is counted under exactly one of these names, by its answer's status class
+ * (`Errors`: no answer: a timeout or a connection failure). Together they are every call made,
+ * which the quota alarm (serverless.yml) sums.
+ */
+export const GAINSIGHT_CALL_METRICS = ['GainsightCalls2xx', 'GainsightCalls3xx', 'GainsightCalls4xx', 'GainsightCalls5xx', 'GainsightCallsErrors'] as const;
+
+/** The count a call with answer `status` goes to. */
+export function callMetricOf(status: number | undefined): (typeof GAINSIGHT_CALL_METRICS)[number] {
+  if (status === undefined || status < 200 || status >= 600) return 'GainsightCallsErrors';
+  return GAINSIGHT_CALL_METRICS[Math.floor(status / 100) - 2] as (typeof GAINSIGHT_CALL_METRICS)[number];
+}
+
+/** `GainsightLatency` (ms) per call, and its count by status class ({@link GAINSIGHT_CALL_METRICS}). */
 export function recordGainsightCall(durationMs: number, status: number | undefined): void {
   metrics.addMetric('GainsightLatency', MetricUnit.Milliseconds, Math.round(durationMs));
-  const statusClass = status === undefined ? 'Errors' : `${Math.floor(status / 100)}xx`;
-  metrics.addMetric(`GainsightCalls${statusClass}`, MetricUnit.Count, 1);
+  metrics.addMetric(callMetricOf(status), MetricUnit.Count, 1);
 }
 
 /** A plain count under the service dimension (Retries, EventsParked, AuthFailures, …). */

@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GAINSIGHT_CALL_METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../src/observability.ts';
 
 /**
  * Packages the prod stage exactly as `npm run package -- --stage prod` does (offline: no AWS
@@ -290,12 +291,31 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
     expect(mostPerSecond).toBeLessThanOrEqual(allowedPerSecond);
   });
 
+  it('alarms at 80 % of dailyCallQuota over 24 hours, summing every Gainsight call the code counts', () => {
+    const alarm = resources['GainsightQuotaAlarm'];
+    const properties = alarm?.Properties as { Metrics: { Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown }; Period: number; Stat: string } }[] } & Record<string, unknown>;
+    expect(properties).toMatchObject({ Threshold: 80, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
+    const stats = properties.Metrics.filter((metric) => metric.MetricStat !== undefined);
+    // The names come from the code that emits them, not from a list copied here.
+    expect(stats.map((metric) => metric.MetricStat?.Metric.MetricName).sort()).toEqual([...GAINSIGHT_CALL_METRICS].sort());
+    for (const { MetricStat } of stats) {
+      expect(MetricStat).toMatchObject({
+        Metric: { Namespace: METRICS_NAMESPACE, Dimensions: [{ Name: 'service', Value: SERVICE_NAME }] },
+        Period: 86_400,
+        Stat: 'Sum',
+      });
+    }
+    const [expression] = properties.Metrics.filter((metric) => metric.Expression !== undefined);
+    expect(expression?.Expression).toBe(`100 * (${stats.map((metric) => `FILL(${metric.Id}, 0)`).join(' + ')}) / 1000000`);
+  });
+
   it('declares every alarm, each notifying the SNS topic given as a parameter', () => {
     const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm'));
     expect(Object.keys(alarms).sort()).toEqual([
       'FailedEventsAlarm',
       'FunctionErrorsAlarm',
       'FunctionThrottlesAlarm',
+      'GainsightQuotaAlarm',
       'Http5xxRateAlarm',
       'ParkedEventAgeAlarm',
     ]);
