@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
+import type { HttpMethod } from './gainsight/types.ts';
 
 /**
  * Observability singletons. The logger writes structured JSON; `LOG_LEVEL` (or
@@ -93,7 +94,8 @@ export function userHash(userId: string | undefined, key: Buffer): string | unde
 }
 
 /** Event outcomes as metrics report them; `duplicate` is a resend this container had acknowledged. */
-export type MetricOutcome = 'delivered' | 'skipped' | 'queued' | 'rejected' | 'failed' | 'dry-run' | 'duplicate';
+export const METRIC_OUTCOMES = ['delivered', 'skipped', 'queued', 'rejected', 'failed', 'dry-run', 'duplicate'] as const;
+export type MetricOutcome = (typeof METRIC_OUTCOMES)[number];
 
 /**
  * `Events` (Count) by `type` and `outcome`. Counts are summed per combination first, so a batch
@@ -113,22 +115,26 @@ export function recordEvents(events: readonly { type: string; outcome: MetricOut
 }
 
 /**
- * One store of `Events` per (type, outcome), built once (building one costs a Console), published
- * with the invocation's other metrics by {@link publishMetrics}.
+ * One store per dimension values (`Events` by type and outcome, `GainsightCalls` by method), built
+ * once (building one costs a Console), published with the invocation's other metrics by
+ * {@link publishMetrics}.
  */
 const eventMetrics = new Map<string, Metrics>();
 
 function eventsMetric(type: string, outcome: MetricOutcome): Metrics {
-  const key = `${type}\u0000${outcome}`;
+  return dimensioned(`${type}\u0000${outcome}`, { type, outcome });
+}
+
+function dimensioned(key: string, dimensions: Record<string, string>): Metrics {
   let store = eventMetrics.get(key);
   if (store === undefined) {
     // Default dimensions survive each publish; plain dimensions would be cleared by it.
-    store = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: { type, outcome } });
-    // Types are validated and outcomes fixed: a handful. Past the bound, publish at once.
+    store = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: dimensions });
+    // Types are validated, outcomes and methods fixed: a handful. Past the bound, publish at once.
     if (eventMetrics.size < 100) eventMetrics.set(key, store);
     else {
       store = metrics.singleMetric();
-      store.setDefaultDimensions({ type, outcome });
+      store.setDefaultDimensions(dimensions);
     }
   }
   return store;
@@ -147,13 +153,34 @@ export function callMetricOf(status: number | undefined): (typeof GAINSIGHT_CALL
   return GAINSIGHT_CALL_METRICS[Math.floor(status / 100) - 2] as (typeof GAINSIGHT_CALL_METRICS)[number];
 }
 
-/** `GainsightLatency` (ms) per call, and its count by status class ({@link GAINSIGHT_CALL_METRICS}). */
-export function recordGainsightCall(durationMs: number, status: number | undefined): void {
+/**
+ * Per call: `GainsightLatency` (ms), its count by status class ({@link GAINSIGHT_CALL_METRICS}),
+ * and `GainsightCalls` by `method`.
+ */
+export function recordGainsightCall(durationMs: number, status: number | undefined, method: HttpMethod): void {
   metrics.addMetric('GainsightLatency', MetricUnit.Milliseconds, Math.round(durationMs));
   metrics.addMetric(callMetricOf(status), MetricUnit.Count, 1);
+  dimensioned(method, { method }).addMetric('GainsightCalls', MetricUnit.Count, 1);
 }
 
-/** A plain count under the service dimension (Retries, EventsParked, AuthFailures, …). */
-export function count(name: string, value = 1): void {
+/** The plain counts under the service dimension alone: every name {@link count} takes. */
+export const SERVICE_COUNTS = [
+  'AuthFailures',
+  'RejectedRequests',
+  'ErrorResponses',
+  'Retries',
+  'EventsParked',
+  'EventsRedriven',
+  'RedriveRequeued',
+  'RedriveRejected',
+  'HousekeepingRuns',
+  'DeepHealthChecks',
+  'ConfigurationLoads',
+  'ConfigurationLoadFailures',
+  'ConfigurationStale',
+] as const;
+
+/** A plain count under the service dimension. */
+export function count(name: (typeof SERVICE_COUNTS)[number], value = 1): void {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
 }

@@ -110,10 +110,10 @@ function transportOf(gainsight: GainsightClient, options: PipelineOptions): Tran
     const started = performance.now();
     try {
       const response = await gainsight.send(request, call);
-      recordGainsightCall(performance.now() - started, response.status);
+      recordGainsightCall(performance.now() - started, response.status, request.method);
       return response;
     } catch (error) {
-      recordGainsightCall(performance.now() - started, undefined);
+      recordGainsightCall(performance.now() - started, undefined, request.method);
       throw error;
     }
   };

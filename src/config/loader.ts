@@ -80,6 +80,7 @@ export class ConfigurationLoader {
   async #attempt(): Promise<Served> {
     let loaded: LoadedConfiguration | undefined;
     let error: RelayError;
+    count('ConfigurationLoads');
     try {
       loaded = await this.#read();
       if (!(loaded.config instanceof ConfigurationError)) {

@@ -79,7 +79,9 @@ export interface CustomEventBody {
   globalContext?: Record<string, unknown>;
 }
 
-export type HttpMethod = 'GET' | 'PUT' | 'POST';
+/** The methods the client sends (metrics count calls by them). */
+export const HTTP_METHODS = ['GET', 'PUT', 'POST'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 /**
  * One Gainsight call, described but not sent. Mapping and planning build these; the client in

@@ -193,6 +193,8 @@ describe('metrics (embedded metric format)', () => {
     );
     // One value per call: CloudWatch sums them.
     expect(emitted).toContainEqual({ name: 'GainsightCalls2xx', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: [1, 1] });
+    // And by method: an identify of a known user is one PUT.
+    expect(emitted).toContainEqual({ name: 'GainsightCalls', unit: 'Count', dimensions: { service: 'gainsight-px-relay', method: 'PUT' }, value: [1, 1] });
   });
 
   it('publishes an invocation\'s metrics in one EMF line when their dimension values agree', async () => {
@@ -203,8 +205,10 @@ describe('metrics (embedded metric format)', () => {
     const directives = (documents[0]?._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics;
     expect(directives.map((directive) => [directive.Dimensions, directive.Metrics.map((metric) => metric.Name)])).toEqual([
       [[['service']], ['GainsightLatency', 'GainsightCalls2xx']],
+      [[['service', 'method']], ['GainsightCalls']],
       [[['service', 'type', 'outcome']], ['Events']],
     ]);
+    expect(documents[0]).toMatchObject({ method: 'POST', type: 'track', outcome: 'delivered', GainsightCalls: 1 });
     expect(metrics()).toContainEqual({ name: 'Events', unit: 'Count', dimensions: { service: 'gainsight-px-relay', type: 'track', outcome: 'delivered' }, value: 1 });
     expect(metrics()).toContainEqual({ name: 'GainsightCalls2xx', unit: 'Count', dimensions: { service: 'gainsight-px-relay' }, value: 1 });
     expect(capture.texts.join('\n')).not.toContain('No application metrics');
