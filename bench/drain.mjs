@@ -3,8 +3,8 @@
  * `npm run bench:drain`: proof at scale, by simulation (issue 13 item 6). A backlog of queued
  * events drained through the consumer with the configured concurrency, against loopback fakes.
  *
- *   npm run bench:drain                      50 000 events over 5 000 users (long: see the README's
- *                                            "Scaling" for the figures), table + bench/drain-results.json
+ *   npm run bench:drain                      50 000 events over 5 000 users (long: docs/scaling.md has
+ *                                            the figures), table + bench/drain-results.json
  *   npm run bench:drain -- --events 5000     a shorter run (users default to events / 10, at most 5 000)
  *   npm run bench:drain -- --smoke           a few hundred events at 10–20 ms latency, seconds (CI)
  *   --users N            users the events spread over (events per user = events / users)

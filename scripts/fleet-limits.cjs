@@ -4,7 +4,7 @@
  * stage may use. osls loads this file for `${file(./scripts/fleet-limits.cjs):<name>}`, calls
  * the exported function with `{ resolveVariable }` and reads `<name>` from the returned object.
  *
- * The arithmetic (stage params; README "Scaling" states the same):
+ * The arithmetic (stage params; docs/scaling.md states the same):
  *
  *   gainsightRequestsPerSecond  rate     Gainsight calls/s the whole fleet may make (default 150 of
  *                                        Gainsight's ~200 per subscription: room for other clients)

@@ -114,7 +114,7 @@ async function warnIfAlarmsReachNobody(args) {
       '',
       `WARNING: the alarms of stage ${stage} will notify NOBODY: set a stage parameter alarmEmail (a topic is created`,
       'and subscribed) or alarmTopicArn (an existing SNS topic), in serverless.yml params or with',
-      `--param=alarmEmail=ops@example.com. See README "Metrics and alarms".`,
+      `--param=alarmEmail=ops@example.com. See docs/operations.md.`,
       '',
     ].join('\n'),
   );

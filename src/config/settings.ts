@@ -97,7 +97,7 @@ const DataCenterSetting = z.union([
   }),
 ]);
 
-/** What the settings reference (README) says of each key; `scripts/settings-doc.ts` renders it. */
+/** What the settings reference (docs/configuration.md) says of each key; `scripts/settings-doc.ts` renders it. */
 export interface SettingDoc {
   /** The accepted JSON shapes, as a reader would write them. */
   accepts: string;

@@ -90,7 +90,7 @@ describe('npm run bench -- --smoke', () => {
  * 10–20 ms Gainsight calls, so it cannot rot. Queued mode, a FIFO parking queue on the loopback
  * SQS fake, the consumer with the fleet limits' maximumConcurrency (one process per invocation):
  * every event must reach Gainsight once, in each user's queued order. Drain rates are only
- * reported here; the README's figures come from the full run.
+ * reported here; docs/performance.md's figures come from the full run.
  */
 describe('npm run bench:drain -- --smoke', () => {
   it('drains the queue through the consumer with every user in order and nothing written twice', async () => {

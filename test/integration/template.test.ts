@@ -19,7 +19,7 @@ const ALARM_TOPIC = 'arn:aws:sns:us-east-1:123456789012:relay-alarms';
 const SSM_PARAMETER_ARN = `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/gainsight-px-relay/${STAGE}/*`;
 /**
  * Fleet limits with prod's parameters (gainsightRequestsPerSecond 150, gainsightMaxInFlight 4,
- * gainsightCallMs 100), as README "Scaling" works them out:
+ * gainsightCallMs 100), as docs/scaling.md works them out:
  * reservedConcurrency = max(2, floor(150 × 100 / (1000 × 4))) = floor(3.75) = 3, and the consumer's
  * maximumConcurrency = max(2, 3 − 1) = 2; the fleet makes at most 3 × 4 × 1000 / 100 = 120 calls/s.
  */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SettingsSchema, settingsReference } from '../../src/config/settings.ts';
 import { END, START, withReference } from '../../scripts/settings-doc.ts';
 
-/** The README's settings reference is generated from the zod schema and must not drift. */
+/** The settings reference of docs/configuration.md is generated from the zod schema and must not drift. */
 describe('settings reference', () => {
   it('documents every key of the settings schema, in a row of its own', () => {
     const table = settingsReference();
@@ -12,8 +12,8 @@ describe('settings reference', () => {
     expect(table.split('\n')).toHaveLength(Object.keys(SettingsSchema.shape).length + 2);
   });
 
-  it('is up to date in README.md (run `npm run docs:settings` after changing the schema)', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('is up to date in docs/configuration.md (run `npm run docs:settings` after changing the schema)', () => {
+    const readme = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 
     expect(readme).toContain(START);
     expect(readme).toContain(END);
