@@ -4,6 +4,7 @@ import { logger } from '../observability.ts';
 import { VERSION } from '../version.ts';
 import { CheckpointError } from './checkpoint.ts';
 import { type CliConfig, loadCliConfig, readSsmParameters } from './config.ts';
+import { runFailed } from './failed.ts';
 import { MAX_RATE } from './pacing.ts';
 import {
   type CliIo,
@@ -32,6 +33,7 @@ const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events
 Usage:
   gainsight-px-relay replay <file> [options]     deliver an export (JSON Lines or a JSON array)
   gainsight-px-relay redrive --queue-url <url>   drain the parking queue now
+  gainsight-px-relay failed list|replay|purge    look at, resend or clear the failed queue
   gainsight-px-relay <command> --help            options of a command
 
 Exit codes: 0 all good; 1 some events rejected, invalid or failed, or the run stopped early
@@ -235,6 +237,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runReplay(rest, io);
       case 'redrive':
         return await runRedrive(rest, io);
+      case 'failed':
+        return await runFailed(rest, io);
       case '--version':
       case '-v':
         io.stdout.write(`${VERSION}\n`);
@@ -250,7 +254,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const help = command === 'replay' || command === 'redrive' ? `gainsight-px-relay ${command} --help` : 'gainsight-px-relay --help';
+      const help = command === 'replay' || command === 'redrive' || command === 'failed' ? `gainsight-px-relay ${command} --help` : 'gainsight-px-relay --help';
       io.stderr.write(`error: ${error.message}\nRun "${help}" for the options.\n`);
       return EXIT_USAGE;
     }
