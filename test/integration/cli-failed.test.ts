@@ -206,6 +206,21 @@ describe('failed replay', () => {
     expect(result.stderr).toMatch(/ {2}rejected: +1 {2}\(refused again; in the failed queue with the new reason\)/);
   });
 
+  it('keeps the old record when the new reason cannot be stored (the queue policy refuses the sender)', async () => {
+    const url = newQueue();
+    const body = failedBody(identify('bad-user'), { reason: { code: 'gainsight_rejected', status: 400, message: 'old reason' } });
+    sqs.send(url, body);
+    px.script({ method: 'PUT', path: '/users/bad-user', status: 422, body: { externalapierror: { message: 'email: still invalid' } } });
+    sqs.script({ operation: 'SendMessage', status: 403 });
+
+    const result = await failed(['replay', '--queue-url', url]);
+
+    expect(result.code).toBe(1);
+    expect(sqs.messages(url).map((message) => [message.body, message.state])).toEqual([[body, 'visible']]);
+    expect(result.stderr).toContain('the new reason could not be stored (AccessDenied: Access to the resource is denied.); the message keeps its old one');
+    expect(result.stderr).toMatch(/ {2}kept: +1 {2}\(refused again; the new reason could not be stored, left with the old one\)/);
+  });
+
   it('leaves an event that still fails where it was, and holds back that user\'s later events', async () => {
     const url = newQueue();
     sqs.send(url, failedBody(identify('down-user')));
