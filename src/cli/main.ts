@@ -1,14 +1,23 @@
 import { existsSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ConfigurationError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { VERSION } from '../version.ts';
 import { CheckpointError } from './checkpoint.ts';
 import { type CliConfig, loadCliConfig, readSsmParameters } from './config.ts';
+import { runFailed } from './failed.ts';
 import { MAX_RATE } from './pacing.ts';
-import type { OutputStream } from './progress.ts';
+import {
+  type CliIo,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  integerOption,
+  parse,
+  queueUrlOption,
+  rateOption,
+} from './options.ts';
 import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive.ts';
-import { type ReplayTarget, type WritableOutput, exitCodeOf, formatSummary, replay } from './replay.ts';
+import { type ReplayTarget, exitCodeOf, formatSummary, replay } from './replay.ts';
 
 /**
  * The `gainsight-px-relay` command: `replay <file>` and `redrive`. {@link main} takes its
@@ -17,36 +26,14 @@ import { type ReplayTarget, type WritableOutput, exitCodeOf, formatSummary, repl
  * configuration error (nothing was sent).
  */
 
-export const EXIT_OK = 0;
-export const EXIT_PROBLEMS = 1;
-export const EXIT_USAGE = 2;
-
-export interface CliIo {
-  stdout: WritableOutput;
-  stderr: OutputStream;
-  env: Record<string, string | undefined>;
-  /** Overrides `stderr.isTTY` for the progress display. */
-  isTTY?: boolean;
-  /** Graceful stop (first SIGINT/SIGTERM). */
-  signal?: AbortSignal;
-  /** Immediate stop (second SIGINT). */
-  abortSignal?: AbortSignal;
-  progressIntervalMs?: number;
-}
-
-/** A wrong command line: exit 2 with the message and a pointer to --help. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { type CliIo, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError } from './options.ts';
 
 const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events into Gainsight PX with the relay's own mapping
 
 Usage:
   gainsight-px-relay replay <file> [options]     deliver an export (JSON Lines or a JSON array)
   gainsight-px-relay redrive --queue-url <url>   drain the parking queue now
+  gainsight-px-relay failed list|replay|purge    look at, resend or clear the failed queue
   gainsight-px-relay <command> --help            options of a command
 
 Exit codes: 0 all good; 1 some events rejected, invalid or failed, or the run stopped early
@@ -116,41 +103,6 @@ Example:
     --failed-queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-failed.fifo
 `;
 
-function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isFinite(number) || number < min) throw new UsageError(`${name} must be a number ≥ ${min} (got "${value}")`);
-  if (number > max) throw new UsageError(`${name} must be at most ${max} (got ${value})`);
-  return number;
-}
-
-function rateOption(value: string | undefined): number {
-  if (value === undefined) return 50;
-  const rate = Number(value);
-  if (!Number.isFinite(rate) || rate <= 0) throw new UsageError(`--rate must be a positive number (got "${value}")`);
-  if (rate > MAX_RATE) {
-    throw new UsageError(
-      `--rate ${value} is above Gainsight PX's limit of about ${MAX_RATE} requests per second (shared with the relay's own traffic); use ${MAX_RATE} or less`,
-    );
-  }
-  return rate;
-}
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-const parse = (args: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } => {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-};
 
 async function runReplay(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -247,9 +199,8 @@ async function runRedrive(args: string[], io: CliIo): Promise<number> {
   const queueUrl = str('queue-url') ?? io.env.DEAD_LETTER_QUEUE_URL;
   if (!queueUrl) throw new UsageError('redrive needs --queue-url (or DEAD_LETTER_QUEUE_URL)');
   const failedQueueUrl = str('failed-queue-url') ?? io.env.FAILED_QUEUE_URL;
-  for (const [name, value] of [['--queue-url', queueUrl], ['--failed-queue-url', failedQueueUrl]] as const) {
-    if (value !== undefined && value !== '' && !/^https?:\/\/\S+$/i.test(value)) throw new UsageError(`${name} must be an SQS queue URL (got "${value}")`);
-  }
+  queueUrlOption(queueUrl, '--queue-url');
+  queueUrlOption(failedQueueUrl, '--failed-queue-url');
   const rate = rateOption(str('rate'));
   const concurrency = integerOption(str('concurrency'), '--concurrency', 4, 1, 10);
   if (str('region')) process.env.AWS_REGION = str('region');
@@ -286,6 +237,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runReplay(rest, io);
       case 'redrive':
         return await runRedrive(rest, io);
+      case 'failed':
+        return await runFailed(rest, io);
       case '--version':
       case '-v':
         io.stdout.write(`${VERSION}\n`);
@@ -301,7 +254,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const help = command === 'replay' || command === 'redrive' ? `gainsight-px-relay ${command} --help` : 'gainsight-px-relay --help';
+      const help = command === 'replay' || command === 'redrive' || command === 'failed' ? `gainsight-px-relay ${command} --help` : 'gainsight-px-relay --help';
       io.stderr.write(`error: ${error.message}\nRun "${help}" for the options.\n`);
       return EXIT_USAGE;
     }

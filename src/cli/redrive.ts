@@ -1,4 +1,4 @@
-import { Queue, type ReceivedMessage } from '../delivery/queue.ts';
+import { Queue, type ReceiveOptions, type ReceivedMessage } from '../delivery/queue.ts';
 import { type RedriveSummary, redrive } from '../delivery/redrive.ts';
 import { buildPipeline } from '../pipeline.ts';
 import type { CliConfig } from './config.ts';
@@ -50,9 +50,9 @@ class WatchedQueue extends Queue {
     super(url);
   }
 
-  override async receive(max: number, signal?: AbortSignal): Promise<ReceivedMessage[]> {
+  override async receive(max: number, signal?: AbortSignal, options?: ReceiveOptions): Promise<ReceivedMessage[]> {
     if (this.stopped()) return [];
-    const messages = await super.receive(max, signal);
+    const messages = await super.receive(max, signal, options);
     this.received += messages.length;
     return messages;
   }

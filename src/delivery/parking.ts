@@ -90,6 +90,44 @@ export function failedMessage(parked: ParkedEvent | string, reason: Reason, now 
   return JSON.stringify(failed);
 }
 
+/**
+ * What a failed-queue message is: the relay's record of a rejection (whose `parked` may be the
+ * raw text of an unreadable message), a parked message that SQS itself moved there after too
+ * many receives (the parking queue's redrive policy), or something else entirely (the queue is
+ * not a trusted source). Only the shape is checked here; the event is checked when replayed.
+ */
+export type FailedQueueMessage =
+  | { kind: 'failed'; failed: FailedEvent }
+  | { kind: 'moved'; parked: ParkedEvent }
+  | { kind: 'foreign' };
+
+export function readFailedQueueMessage(body: string): FailedQueueMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return { kind: 'foreign' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'foreign' };
+  const record = value as Record<string, unknown>;
+  if (record.kind === PARKED && record.version === 1 && typeof record.event === 'object' && record.event !== null) {
+    return { kind: 'moved', parked: record as unknown as ParkedEvent };
+  }
+  const reason = record.reason as Partial<Reason> | null | undefined;
+  const parked = record.parked;
+  if (
+    record.kind !== FAILED ||
+    record.version !== 1 ||
+    typeof record.failedAt !== 'string' ||
+    typeof reason !== 'object' ||
+    reason === null ||
+    (typeof parked !== 'string' && (typeof parked !== 'object' || parked === null))
+  ) {
+    return { kind: 'foreign' };
+  }
+  return { kind: 'failed', failed: record as unknown as FailedEvent };
+}
+
 /** SQS keeps a message 14 days; one older than this goes to the failed queue before it expires unseen. */
 export const MAX_PARKED_AGE_MS = 13 * 24 * 60 * 60 * 1000;
 

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SQSClient,
   SendMessageBatchCommand,
@@ -21,6 +24,9 @@ type SqsModule = {
   ReceiveMessageCommand: typeof ReceiveMessageCommand;
   DeleteMessageCommand: typeof DeleteMessageCommand;
   ChangeMessageVisibilityCommand: typeof ChangeMessageVisibilityCommand;
+  ChangeMessageVisibilityBatchCommand: typeof ChangeMessageVisibilityBatchCommand;
+  DeleteMessageBatchCommand: typeof DeleteMessageBatchCommand;
+  GetQueueAttributesCommand: typeof GetQueueAttributesCommand;
 };
 
 let sqsModule: Promise<SqsModule> | undefined;
@@ -37,6 +43,8 @@ async function sqs(): Promise<{ module: SqsModule; client: SQSClient }> {
 }
 
 export interface ReceivedMessage {
+  /** SQS's id of the message (the same on every receive). */
+  messageId?: string;
   body: string;
   receiptHandle: string;
   receiveCount: number;
@@ -44,6 +52,14 @@ export interface ReceivedMessage {
   sentAt?: number;
   /** Its FIFO message group. */
   group?: string;
+}
+
+/** How a receive hides what it hands out, and how long it waits for messages. */
+export interface ReceiveOptions {
+  /** Hidden for this long (default: the queue's own visibility timeout). */
+  visibilitySeconds?: number;
+  /** Long polling, 0–20 s (default 0). Above 0, SQS asks all of its servers: no false empty answer. */
+  waitSeconds?: number;
 }
 
 /** SQS's largest visibility timeout: 12 hours. */
@@ -92,14 +108,15 @@ export class Queue {
     }
   }
 
-  /** Sends one message; resolves once SQS has stored it. */
-  async send(body: string, signal?: AbortSignal, ordering?: Ordering): Promise<void> {
-    await this.#call('SendMessage', (module, client) =>
+  /** Sends one message; resolves once SQS has stored it, with its MessageId. */
+  async send(body: string, signal?: AbortSignal, ordering?: Ordering): Promise<string | undefined> {
+    const answer = await this.#call('SendMessage', (module, client) =>
       client.send(
         new module.SendMessageCommand({ QueueUrl: this.url, MessageBody: body, ...this.#fifoFields(ordering) }),
         signal ? { abortSignal: signal } : {},
       ),
     );
+    return answer.MessageId;
   }
 
   /**
@@ -132,14 +149,18 @@ export class Queue {
     return stored;
   }
 
-  /** Receives up to `max` messages without waiting (the scheduled run drains, it does not poll). */
-  async receive(max: number, signal?: AbortSignal): Promise<ReceivedMessage[]> {
+  /**
+   * Receives up to `max` messages, by default without waiting (the scheduled run drains, it
+   * does not poll) and hidden for the queue's visibility timeout.
+   */
+  async receive(max: number, signal?: AbortSignal, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
     const answer = await this.#call('ReceiveMessage', (module, client) =>
       client.send(
         new module.ReceiveMessageCommand({
           QueueUrl: this.url,
           MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
-          WaitTimeSeconds: 0,
+          WaitTimeSeconds: Math.max(0, Math.min(20, Math.round(options.waitSeconds ?? 0))),
+          ...(options.visibilitySeconds === undefined ? {} : { VisibilityTimeout: visibility(options.visibilitySeconds) }),
           MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
         }),
         signal ? { abortSignal: signal } : {},
@@ -150,6 +171,7 @@ export class Queue {
         ? []
         : [
             {
+              ...(message.MessageId ? { messageId: message.MessageId } : {}),
               body: message.Body,
               receiptHandle: message.ReceiptHandle,
               receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1,
@@ -173,9 +195,60 @@ export class Queue {
         new module.ChangeMessageVisibilityCommand({
           QueueUrl: this.url,
           ReceiptHandle: receiptHandle,
-          VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.round(seconds))),
+          VisibilityTimeout: visibility(seconds),
         }),
       ),
     );
   }
+
+  /**
+   * Makes received messages visible again at once, ten per ChangeMessageVisibilityBatch call.
+   * A message whose handle is no longer current (visible again already, received again,
+   * deleted) fails on its own and is left as it is.
+   *
+   * @returns how many were released.
+   */
+  async releaseAll(receiptHandles: readonly string[]): Promise<number> {
+    return this.#batches('ChangeMessageVisibilityBatch', receiptHandles, (module, entries) =>
+      new module.ChangeMessageVisibilityBatchCommand({ QueueUrl: this.url, Entries: entries.map((entry) => ({ ...entry, VisibilityTimeout: 0 })) }),
+    );
+  }
+
+  /** Deletes received messages, ten per DeleteMessageBatch call; returns how many were deleted. */
+  async deleteAll(receiptHandles: readonly string[]): Promise<number> {
+    return this.#batches('DeleteMessageBatch', receiptHandles, (module, entries) =>
+      new module.DeleteMessageBatchCommand({ QueueUrl: this.url, Entries: entries }),
+    );
+  }
+
+  /** One batch call per ten handles, one after another; counts the entries SQS says succeeded. */
+  async #batches(
+    what: string,
+    receiptHandles: readonly string[],
+    command: (module: SqsModule, entries: { Id: string; ReceiptHandle: string }[]) => ChangeMessageVisibilityBatchCommand | DeleteMessageBatchCommand,
+  ): Promise<number> {
+    let done = 0;
+    for (let start = 0; start < receiptHandles.length; start += 10) {
+      const entries = receiptHandles.slice(start, start + 10).map((handle, index) => ({ Id: String(index), ReceiptHandle: handle }));
+      // Both batch commands answer { Successful, Failed }: the client's overloads need one type.
+      const answer = await this.#call(what, (module, client) => client.send(command(module, entries) as DeleteMessageBatchCommand));
+      done += answer.Successful?.length ?? 0;
+    }
+    return done;
+  }
+
+  /** SQS's approximate count of visible messages, or undefined when it cannot say. */
+  async depth(): Promise<number | undefined> {
+    try {
+      const answer = await this.#call('GetQueueAttributes', (module, client) =>
+        client.send(new module.GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: ['ApproximateNumberOfMessages'] })),
+      );
+      const count = Number(answer.Attributes?.ApproximateNumberOfMessages);
+      return Number.isInteger(count) && count >= 0 ? count : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 }
+
+const visibility = (seconds: number): number => Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.round(seconds)));

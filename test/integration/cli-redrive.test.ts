@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { Collector, TIME } from '../support/cli.ts';
-import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
-import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
+import { Collector, TIME, parkedRecord, startQueueFakes } from '../support/cli.ts';
+import type { FakeGainsight } from '../support/fake-gainsight.ts';
+import type { FakeSqs } from '../support/fake-sqs.ts';
 
 /**
  * `gainsight-px-relay redrive`: drains a loopback fake SQS parking queue with the relay's own
@@ -14,17 +14,7 @@ let sqs: FakeSqs;
 let parkingUrl: string;
 let failedUrl: string;
 
-const parked = (event: Record<string, unknown>, resumeAtStep = 0): string =>
-  JSON.stringify({
-    kind: 'gainsight-px-relay.parked-event',
-    version: 1,
-    event,
-    reason: { code: 'upstream_unavailable', message: 'Gainsight PX answered 503', status: 503 },
-    firstFailureAt: TIME,
-    parkedAt: TIME,
-    attempts: 3,
-    resumeAtStep,
-  });
+const parked = (event: Record<string, unknown>, resumeAtStep = 0): string => JSON.stringify(parkedRecord(event, resumeAtStep));
 
 const track = (i: number) => ({ type: 'track', messageId: `p-${i}`, userId: `u${i}`, event: `Parked ${i}`, timestamp: TIME });
 
@@ -39,15 +29,7 @@ async function redrive(args: string[] = [], options: { isTTY?: boolean } = {}) {
 }
 
 beforeAll(async () => {
-  px = await startFakeGainsight();
-  sqs = await startFakeSqs();
-  // The queue wrapper's SQS client reads these once, like the relay in Lambda.
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDUMMY',
-    AWS_SECRET_ACCESS_KEY: 'dummy-secret',
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-  });
+  ({ px, sqs } = await startQueueFakes());
   failedUrl = sqs.createQueue('cli-failed');
   parkingUrl = sqs.createQueue('cli-parking', { visibilityTimeoutSeconds: 30 });
 });

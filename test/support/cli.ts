@@ -2,10 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { type FakeGainsight, startFakeGainsight } from './fake-gainsight.ts';
+import { type FakeSqs, startFakeSqs } from './fake-sqs.ts';
 
 /**
  * Helpers for the command-line tools' tests: a stream that collects what is written (with a
- * settable isTTY), temporary folders, and event files in both input formats.
+ * settable isTTY), temporary folders, event files in both input formats, and the loopback fakes
+ * (Gainsight PX, SQS) the queue commands run against.
  */
 
 export class Collector extends Writable {
@@ -67,4 +70,32 @@ export const identifyEvent = (userId: string) => ({
   userId,
   traits: { email: `${userId}@example.test`, name: 'Ada Lovelace' },
   timestamp: TIME,
+});
+
+/**
+ * The fake Gainsight PX and fake SQS a queue command runs against, with the relay's SQS client
+ * pointed at the fake (the queue wrapper's client reads these once, like the relay in Lambda).
+ */
+export async function startQueueFakes(): Promise<{ px: FakeGainsight; sqs: FakeSqs }> {
+  const px = await startFakeGainsight();
+  const sqs = await startFakeSqs();
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDUMMY',
+    AWS_SECRET_ACCESS_KEY: 'dummy-secret',
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+  });
+  return { px, sqs };
+}
+
+/** A parking-queue message as the relay writes it, parked after a 503. */
+export const parkedRecord = (event: Record<string, unknown>, resumeAtStep = 0) => ({
+  kind: 'gainsight-px-relay.parked-event',
+  version: 1,
+  event,
+  reason: { code: 'upstream_unavailable', message: 'Gainsight PX answered 503', status: 503 },
+  firstFailureAt: TIME,
+  parkedAt: TIME,
+  attempts: 3,
+  resumeAtStep,
 });
