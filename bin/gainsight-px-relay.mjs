@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `gainsight-px-relay replay <file>` / `gainsight-px-relay redrive`: see src/cli/main.ts.
+ * `gainsight-px-relay replay`, `redrive` and `failed list / replay / purge`: see src/cli/main.ts.
  *
  * Runs the TypeScript sources directly through tsx's loader (a dependency), so the tools work
  * from a fresh clone after `npm ci`, with no build step, and always use the relay's current code.

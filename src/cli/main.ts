@@ -20,7 +20,7 @@ import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive
 import { type ReplayTarget, exitCodeOf, formatSummary, replay } from './replay.ts';
 
 /**
- * The `gainsight-px-relay` command: `replay <file>` and `redrive`. {@link main} takes its
+ * The `gainsight-px-relay` command: `replay`, `redrive` and `failed`. {@link main} takes its
  * arguments and streams as parameters and returns the exit code, so tests run it in-process:
  * 0 all good, 1 some events rejected, invalid or failed (or the run stopped early), 2 usage or
  * configuration error (nothing was sent).

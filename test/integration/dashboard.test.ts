@@ -42,6 +42,7 @@ interface Widget {
 
 let outDir: string;
 let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+let outputs: Record<string, { Value: unknown }>;
 let dashboard: { Properties: Record<string, any> };
 let bodyText: string;
 let widgets: Widget[];
@@ -69,7 +70,9 @@ beforeAll(async () => {
     timeout: 120_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-  resources = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  const template = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
+  outputs = template.Outputs;
   const dashboards = Object.values(resources).filter((resource) => resource.Type === 'AWS::CloudWatch::Dashboard');
   expect(dashboards).toHaveLength(1);
   dashboard = dashboards[0] as { Properties: Record<string, any> };
@@ -155,6 +158,12 @@ describe('the dashboard in the packaged prod template', () => {
       .map(([name]) => `\${${name}.Arn}`);
     expect(alarms).toContain('${GainsightQuotaAlarm.Arn}');
     expect([...(alarmWidgets[0]?.properties.alarms ?? [])].sort()).toEqual(alarms.sort());
+  });
+
+  it('is named, with the queues the CLI works on, in the stack outputs a deploy prints', () => {
+    expect(outputs.DashboardName?.Value).toEqual({ Ref: 'Dashboard' });
+    expect(outputs.ParkingQueueUrl?.Value).toEqual({ Ref: 'ParkingQueue' });
+    expect(outputs.FailedQueueUrl?.Value).toEqual({ Ref: 'FailedQueue' });
   });
 
   it('lays its widgets out on the 24-column grid without overlaps', () => {

@@ -259,7 +259,12 @@ beforeAll(async () => {
     ssm.setParameter(`/gainsight-px-relay/${stage}/webhook-secret`, WEBHOOK_SECRET, 'SecureString');
   }
   const failed = sqs.createQueue('gainsight-px-relay-prod-failed.fifo', { contentBasedDeduplication: true });
-  const parking = sqs.createQueue('gainsight-px-relay-prod-parking.fifo', { redrivePolicy: { deadLetterTargetArn: 'gainsight-px-relay-prod-failed.fifo', maxReceiveCount: 100 } });
+  const parking = sqs.createQueue('gainsight-px-relay-prod-parking.fifo', { deadLetterQueueName: 'gainsight-px-relay-prod-failed.fifo', maxReceiveCount: 100 });
+  // One event Gainsight rejected before: what the docs' `failed` commands list and replay.
+  const rejected = { code: 'gainsight_rejected', message: 'Gainsight PX rejected POST /events/custom with 400: eventName: too long', status: 400 };
+  const event = { type: 'track', messageId: 'doc-failed-1', userId: 'doc-user-2', event: 'Report Scheduled', properties: {}, timestamp: '2026-11-02T10:04:00.000Z' };
+  const parked = { kind: 'gainsight-px-relay.parked-event', version: 1, event, reason: rejected, firstFailureAt: event.timestamp, parkedAt: event.timestamp, attempts: 1, resumeAtStep: 0 };
+  sqs.send(failed, JSON.stringify({ kind: 'gainsight-px-relay.failed-event', version: 1, failedAt: '2026-11-02T10:05:00.000Z', reason: rejected, parked }), { messageGroupId: 'doc-user-2' });
   const handler = await loadHandler({ PX_API_KEY: px.apiKey, PX_PRODUCT_KEY: 'AP-DOCS-2', WEBHOOK_SECRET, GAINSIGHT_PX_BASE_URL: px.baseUrl });
   relay = await startHttpAdapter(handler);
 
@@ -328,3 +333,11 @@ for (const file of DOC_FILES) {
     }
   });
 }
+
+describe('what the docs commands did', () => {
+  it('replayed the event the failed queue held: Gainsight received it and the queue is empty', () => {
+    const custom = px.requests.filter((request) => request.resource.kind === 'events/custom' && (request.status ?? 0) >= 200 && (request.status ?? 0) < 300);
+    expect(custom.map((request) => (request.body as { eventName?: string }).eventName)).toContain('Report Scheduled');
+    expect(sqs.messages('gainsight-px-relay-prod-failed.fifo')).toEqual([]);
+  });
+});
