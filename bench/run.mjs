@@ -595,8 +595,10 @@ function verdicts() {
   add('overhead vs node:http', o.ratioVsHttp.toFixed(3), `<= ${TARGETS.overheadVsHttp}`, o.ratioVsHttp <= TARGETS.overheadVsHttp);
   const cold = results.coldStart;
   add('cold start / floor', cold.ratioVsFloor.toFixed(2), `<= ${TARGETS.coldStartVsFloor.toFixed(1)}`, cold.ratioVsFloor <= TARGETS.coldStartVsFloor);
-  // The bundle's size does not depend on the machine: enforced in --smoke too.
-  add('production bundle', kb(results.bundle.bytes), `<= ${kb(TARGETS.bundleBytes)}`, results.bundle.bytes <= TARGETS.bundleBytes, true);
+  // The bundle's size does not depend on the machine: enforced in --smoke too. Under --profile the
+  // timed bundle is unminified; the size judged is then the minified build of the same options.
+  const productionBytes = PROFILE_DIR ? results.bundle.replicaBytes : results.bundle.bytes;
+  add('production bundle', kb(productionBytes), `<= ${kb(TARGETS.bundleBytes)}`, productionBytes <= TARGETS.bundleBytes, true);
   for (const [type, { eventsPerSecond }] of Object.entries(results.mapping)) {
     add(`mapping ${type}`, `${eventsPerSecond.toLocaleString('en-US')}/s`, `>= ${TARGETS.mappingPerSecond.toLocaleString('en-US')}/s`, eventsPerSecond >= TARGETS.mappingPerSecond);
   }
@@ -638,7 +640,10 @@ function report(checks) {
     [`bare node:http keep-alive, same ${o.events} requests, ${o.concurrency} in flight`, side(o.http)],
     [`overhead vs fetch (relay / fetch, median of ${o.reps})`, `${o.ratioVsFetch.toFixed(3)} (runs ${o.ratiosVsFetch.join(', ')})`],
     [`overhead vs node:http (relay / node:http, median of ${o.reps})`, `${o.ratioVsHttp.toFixed(3)} (runs ${o.ratiosVsHttp.join(', ')})`],
-    ['production bundle loaded at cold start (minified, @aws-sdk/* external)', `${kb(results.bundle.bytes)} in ${results.bundle.startupFiles} file(s)`],
+    [
+      PROFILE_DIR ? 'bundle loaded at cold start (unminified for --profile; minified: see targets)' : 'production bundle loaded at cold start (minified, @aws-sdk/* external)',
+      `${kb(results.bundle.bytes)} in ${results.bundle.startupFiles} file(s)`,
+    ],
     ['all JavaScript in the deployment (incl. lazy chunks)', `${kb(results.bundle.totalBytes)} in ${results.bundle.totalFiles} file(s)${results.bundle.zipBytes ? `; zip ${(results.bundle.zipBytes / 1024).toFixed(0)} KB with source maps` : ''}`],
     ['the same bundle with the AWS SDK bundled in (information)', kb(results.bundle.allInBytes)],
     ['node -e 0 (median)', `${cold.nodeMs} ms`],

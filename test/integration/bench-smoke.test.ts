@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,34 @@ describe('npm run bench -- --smoke', () => {
     expect(results.targets.find((target) => target.name === 'production bundle')).toMatchObject({ enforced: true, pass: true });
     expect(results.targets.filter((target) => target.enforced && !target.pass).map((target) => target.name)).toEqual([]);
   }, 90_000);
+});
+
+describe('npm run bench -- --smoke --profile <dir>', () => {
+  it('writes the relay runs\' CPU profiles and a table of where their time went, judging the minified bundle', async () => {
+    const out = join(outDir, 'profiled-results.json');
+    const profileDir = join(outDir, 'profile');
+    const env = { ...process.env };
+    for (const name of ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_DEV', 'LOG_LEVEL']) delete env[name];
+
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bench', 'run.mjs'), '--smoke', '--profile', profileDir, '--out', out], {
+      cwd: root,
+      env,
+      timeout: 90_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+
+    const results = JSON.parse(readFileSync(out, 'utf8')) as {
+      profile: { profiles: number; busyMicrosecondsPerEvent: number; top: { place: string; microsecondsPerEvent: number; share: number }[] };
+      targets: Target[];
+    };
+    expect(readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile')).length).toBe(results.profile.profiles);
+    expect(results.profile.profiles).toBeGreaterThan(0);
+    expect(results.profile.busyMicrosecondsPerEvent).toBeGreaterThan(0);
+    // The unminified build names the relay's own files and its dependencies.
+    expect(results.profile.top.map((entry) => entry.place).join(' ')).toMatch(/src\/|@aws-lambda-powertools|zod|@middy/);
+    expect(stdout).toContain("CPU profile of the relay's timed runs");
+    expect(results.targets.find((target) => target.name === 'production bundle')).toMatchObject({ enforced: true, pass: true });
+  }, 120_000);
 });
 
 /**

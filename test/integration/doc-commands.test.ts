@@ -24,16 +24,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC_FILES = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
 const AWS_MARK = '# needs an AWS account';
 /** What only an AWS account can run: the mark is allowed on these and required on them. */
-const NEEDS_AWS = /^(aws |npm run deploy|npx sls (invoke|remove|logs|deploy))|amazonaws\.com/;
+const NEEDS_AWS = /^(aws |npm run deploy(?! -- --stage local$)|npx sls (invoke|remove|logs|deploy))|amazonaws\.com/;
 /** Run by .ci/run, word for word. */
 const CI_STEPS = ['npm ci', 'npm test', 'npm run typecheck', 'npm run package -- --stage prod', 'bash .ci/run'];
 /** Run word for word by a test (the test file holds the command's arguments). */
 const TESTED_ELSEWHERE: Record<string, [string, string]> = {
   'npm run bench -- --smoke': ['test/integration/bench-smoke.test.ts', "'--smoke'"],
+  'npm run bench -- --smoke --profile /tmp/relay-profile': ['test/integration/bench-smoke.test.ts', "'--smoke', '--profile'"],
   'npm run bench:drain -- --smoke': ['test/integration/bench-smoke.test.ts', "'drain.mjs'), '--smoke'"],
 };
 const START = /^((?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*)npm start$/;
-const RUN_HERE = /^(?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*(curl -s .*http:\/\/127\.0\.0\.1:3000|(npx )?gainsight-px-relay |npm run docs:settings$)/;
+const RUN_HERE = /^(?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*(curl -s .*http:\/\/127\.0\.0\.1:3000|(npx )?gainsight-px-relay |npm run docs:settings$|npm run deploy -- --stage local$)/;
 
 interface DocCommand {
   file: string;
@@ -322,7 +323,13 @@ for (const file of DOC_FILES) {
             const folder = workFolder();
             try {
               const result = await run(text, text.startsWith('npm ') ? root : folder);
-              expect(result.status, `exit status; stderr:\n${result.stderr}`).toBe(0);
+              // A command shown as refused must be refused, with what the docs quote of its message.
+              const refused = /^refused: "([^"…]*)/.exec(command.text.replace(/^[^#]*#\s*/, ''))?.[1];
+              if (refused === undefined) expect(result.status, `exit status; stderr:\n${result.stderr}`).toBe(0);
+              else {
+                expect(result.status).not.toBe(0);
+                expect(result.stderr).toContain(refused.trim());
+              }
               expectShown(command.shows, result.stdout);
             } finally {
               rmSync(folder, { recursive: true, force: true });
