@@ -1,14 +1,22 @@
-import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isHttpsOrLoopback } from '../config/relay-config.ts';
 import { ConfigurationError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { VERSION } from '../version.ts';
 import { CheckpointError } from './checkpoint.ts';
 import { type CliConfig, loadCliConfig, readSsmParameters } from './config.ts';
+import { parseFilter } from './filters.ts';
+import { SECRET_ON_COMMAND_LINE, readSecretFile } from './guards.ts';
 import { MAX_RATE } from './pacing.ts';
 import type { OutputStream } from './progress.ts';
 import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive.ts';
-import { type ReplayTarget, type WritableOutput, exitCodeOf, formatSummary, replay } from './replay.ts';
+import { DEFAULT_QUOTA, type ReplayTarget, type WritableOutput, replay } from './replay.ts';
+import { exitCodeOf, formatSummary } from './replay-summary.ts';
+import { S3SourceError } from './s3.ts';
+import { InputError } from './sources.ts';
+import { UsageError } from './usage.ts';
+
+export { UsageError };
 
 /**
  * The `gainsight-px-relay` command: `replay <file>` and `redrive`. {@link main} takes its
@@ -32,14 +40,8 @@ export interface CliIo {
   /** Immediate stop (second SIGINT). */
   abortSignal?: AbortSignal;
   progressIntervalMs?: number;
-}
-
-/** A wrong command line: exit 2 with the message and a pointer to --help. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+  /** Tests: the clock and sleep of the quota pacing (a UTC midnight crossed at once). */
+  clock?: { now: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
 }
 
 const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events into Gainsight PX with the relay's own mapping
@@ -157,6 +159,7 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
     'ssm-prefix': { type: 'string' },
     url: { type: 'string' },
     secret: { type: 'string' },
+    'secret-file': { type: 'string' },
     'dry-run': { type: 'boolean' },
     rate: { type: 'string' },
     concurrency: { type: 'string' },
@@ -166,6 +169,12 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
     restart: { type: 'boolean' },
     rejected: { type: 'string' },
     region: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    types: { type: 'string' },
+    'daily-quota': { type: 'string' },
+    'quota-share': { type: 'string' },
+    'no-wait': { type: 'boolean' },
   });
   if (values.help) {
     io.stdout.write(REPLAY_HELP);
@@ -173,9 +182,17 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   }
   const opt = values;
   const str = (name: string): string | undefined => opt[name] as string | undefined;
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'replay needs a <file>' : `replay takes one <file> (got ${positionals.join(', ')})`);
-  const file = positionals[0] as string;
-  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+  if (str('secret') !== undefined) throw new UsageError(SECRET_ON_COMMAND_LINE);
+  if (positionals.length === 0) throw new UsageError('replay needs a <file> (or several; a directory; s3://bucket/prefix)');
+  const filter = parseFilter({
+    ...(str('since') === undefined ? {} : { since: str('since') as string }),
+    ...(str('until') === undefined ? {} : { until: str('until') as string }),
+    ...(str('types') === undefined ? {} : { types: str('types') as string }),
+  });
+  const dailyQuota = integerOption(str('daily-quota'), '--daily-quota', DEFAULT_QUOTA.dailyQuota, 100, 1e9);
+  const share = str('quota-share') === undefined ? DEFAULT_QUOTA.share : Number(str('quota-share'));
+  if (!(share > 0 && share <= 1)) throw new UsageError(`--quota-share must be a fraction above 0 and at most 1, e.g. 0.5 (got "${str('quota-share')}")`);
+  if (Math.floor(dailyQuota * share) < 10) throw new UsageError('--daily-quota × --quota-share must allow at least 10 calls a day');
   const rate = rateOption(str('rate'));
   const concurrency = integerOption(str('concurrency'), '--concurrency', 8, 1, 64);
   const batchSize = integerOption(str('batch-size'), '--batch-size', 50, 1, 100);
@@ -183,20 +200,25 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   const dryRun = opt['dry-run'] === true;
   const url = str('url');
   if (url !== undefined && dryRun) throw new UsageError('--dry-run plans Gainsight requests itself; it cannot be combined with --url');
-  if (url === undefined && str('secret') !== undefined) throw new UsageError('--secret is only used with --url');
+  if (url === undefined && str('secret-file') !== undefined) throw new UsageError('--secret-file is only used with --url');
   if (str('region')) process.env.AWS_REGION = str('region');
 
   let target: ReplayTarget;
   if (url !== undefined) {
     if (!/^https?:\/\/\S+$/i.test(url)) throw new UsageError(`--url must be an http(s) URL (got "${url}")`);
-    let secret = str('secret') ?? io.env.WEBHOOK_SECRET?.split(',')[0]?.trim();
+    if (!isHttpsOrLoopback(url)) {
+      throw new UsageError(`--url must be https:// (http:// only for a loopback host): the webhook secret would travel in clear text (got "${url}")`);
+    }
+    const fromFile = str('secret-file') === undefined ? undefined : readSecretFile(str('secret-file') as string);
+    if (fromFile?.warning) io.stderr.write(`warning: ${fromFile.warning}\n`);
+    let secret = fromFile?.secret ?? io.env.WEBHOOK_SECRET?.split(',')[0]?.trim();
     const prefix = str('ssm-prefix');
     if (secret === undefined && prefix !== undefined) {
       const name = `${prefix.replace(/\/+$/, '')}/webhook-secret`;
       secret = (await readSsmParameters([name]))[name]?.split(',')[0]?.trim();
       if (!secret) throw new ConfigurationError(`SSM parameter not found or empty: ${name}`);
     }
-    if (!secret) io.stderr.write('warning: no --secret (or WEBHOOK_SECRET): posting without Authorization\n');
+    if (!secret) io.stderr.write('warning: no WEBHOOK_SECRET (or --secret-file): posting without Authorization\n');
     target = { kind: 'relay', url, secret: secret || undefined, batchSize };
   } else {
     const config = await loadCliConfig({
@@ -209,8 +231,10 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   }
 
   const summary = await replay({
-    file,
+    inputs: positionals,
     target,
+    filter,
+    quota: { dailyQuota, share, wait: opt['no-wait'] !== true, ...(io.clock ?? {}) },
     rate,
     concurrency,
     budgetMs,
@@ -305,7 +329,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr.write(`error: ${error.message}\nRun "${help}" for the options.\n`);
       return EXIT_USAGE;
     }
-    if (error instanceof CheckpointError || (isRelayError(error) && (error.code === 'configuration_error' || error.code === 'ssm_unavailable'))) {
+    if (
+      error instanceof CheckpointError ||
+      error instanceof InputError ||
+      error instanceof S3SourceError ||
+      (isRelayError(error) && (error.code === 'configuration_error' || error.code === 'ssm_unavailable'))
+    ) {
       io.stderr.write(`error: ${(error as Error).message}\n`);
       return EXIT_USAGE;
     }
