@@ -47,7 +47,8 @@ export interface CliIo {
 const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events into Gainsight PX with the relay's own mapping
 
 Usage:
-  gainsight-px-relay replay <file> [options]     deliver an export (JSON Lines or a JSON array)
+  gainsight-px-relay replay <input>... [options] deliver exports: files, directories, s3://bucket/prefix
+                                                 (JSON Lines or JSON arrays, gzipped or not)
   gainsight-px-relay redrive --queue-url <url>   drain the parking queue now
   gainsight-px-relay <command> --help            options of a command
 
@@ -56,42 +57,66 @@ Exit codes: 0 all good; 1 some events rejected, invalid or failed, or the run st
 `;
 
 const REPLAY_HELP = `Usage: gainsight-px-relay replay <file> [options]
-       npm run replay -- <file> [options]
+       gainsight-px-relay replay <input>... [options]       (files, directories, s3://bucket/prefix)
+       npm run replay -- <input>... [options]
 
-Delivers the events of <file> — JSON Lines (one event per line) or one JSON array, read as a
-stream — with the relay's validation, mapping, retries and Gainsight PX client.
+Delivers past events with the relay's validation, mapping, retries and Gainsight PX client.
+An <input> is a file, a directory (every file below it, in name order) or s3://bucket/prefix
+(every object under it, listed with ListObjectsV2, read with streaming GetObject). Each file or
+object holds JSON Lines (one event per line) or one JSON array, gzipped or not (recognised by
+its first bytes); all are streamed, never loaded whole.
 
 Where events go (one of):
   (default)                  Gainsight PX, configured from PX_API_KEY, PX_PRODUCT_KEY,
                              PX_SETTINGS and GAINSIGHT_PX_BASE_URL
   --ssm-prefix <prefix>      Gainsight PX, configured from the relay's SSM parameters
                              (<prefix>/api-key, product-key, settings), e.g. /gainsight-px-relay/prod
-  --url <relay url>          a deployed relay: POST <url>/events in batches, honouring its answers
-  --secret <secret>          webhook secret for --url (default: WEBHOOK_SECRET, or the
-                             webhook-secret parameter with --ssm-prefix)
+  --url <relay url>          a deployed relay (https://, or http:// on a loopback host): POST
+                             <url>/events in batches, with the webhook secret from WEBHOOK_SECRET,
+                             --secret-file <path> (first line), or the webhook-secret parameter
+                             with --ssm-prefix. A secret is never taken on the command line.
   --dry-run                  print the planned Gainsight requests (API key redacted), send nothing
 
-Options:
+Which events:
+  --since <time>             only events at or after it (ISO 8601: 2024-05-01, 2024-05-01T12:00Z);
+                             the time is timestamp, else originalTimestamp
+  --until <time>             only events before it
+  --types <list>             only these types, e.g. identify,group,track
+
+Pacing (Gainsight PX allows about ${MAX_RATE} requests/s and 1 000 000 a day, shared with the relay):
   --rate <n>                 Gainsight requests per second, retries included; with --url, events
-                             per second (default 50, at most ${MAX_RATE}: Gainsight's limit)
+                             per second (default 50, at most ${MAX_RATE})
+  --daily-quota <n>          Gainsight calls per UTC day of the subscription (default 1000000)
+  --quota-share <f>          the share of it this run may use, with earlier runs of the same day
+                             on this checkpoint (default 0.5: the rest is left to live traffic)
+  --no-wait                  when the day's share is spent, stop (rerun after 00:00 UTC) instead
+                             of waiting for the next day
   --concurrency <n>          events (with --url: batches) in flight at once (default 8, at most
                              64 and 2 × rate); one user's events always keep their order
   --batch-size <n>           events per request with --url (default 50, at most 100)
   --budget-ms <ms>           time one event (batch) may spend on retries (default 30000)
-  --checkpoint <path>        progress file (default <file>.checkpoint.json)
+
+Progress and resuming:
+  --checkpoint <path>        progress file (default <file>.checkpoint.json for one file; required
+                             for several inputs, a directory or s3://); one run at a time per
+                             checkpoint (<path>.lock)
   --restart                  ignore an existing checkpoint and start from the first event
-  --rejected <path>          where rejected and invalid events go (default <file>.rejected.jsonl)
-  --region <region>          AWS region for --ssm-prefix (default: AWS_REGION / your profile)
+  --rejected <path>          where rejected and invalid events go (default <file>.rejected.jsonl,
+                             or <checkpoint>.rejected.jsonl)
+  --region <region>          AWS region for s3:// and --ssm-prefix (default: AWS_REGION / profile)
   -h, --help                 this help
 
-Rerunning the same command continues after the last settled event; acknowledged events are
-never sent again. Events still failing after the retries are retried by the next run.
+Rerunning the same command continues after the last settled event, skipping finished objects;
+acknowledged events are never sent again. Events still failing after the retries are retried by
+the next run. An input that changed since it was read is reported, and nothing is sent.
+Checkpoint, journal and rejected files are created readable by their owner only.
 
 Examples:
   PX_API_KEY=... PX_PRODUCT_KEY=AP-XXXXXXXXXX-2 gainsight-px-relay replay export.jsonl --rate 100
-  gainsight-px-relay replay export.json --ssm-prefix /gainsight-px-relay/prod
-  gainsight-px-relay replay export.jsonl --url https://abc.execute-api.eu-west-1.amazonaws.com --secret "$SECRET"
-  gainsight-px-relay replay export.jsonl --dry-run | head
+  gainsight-px-relay replay s3://my-cdp-archive/rudder/2024/ --ssm-prefix /gainsight-px-relay/prod \\
+    --checkpoint backfill-2024.json --since 2024-01-01 --types identify,group,track
+  WEBHOOK_SECRET=... gainsight-px-relay replay export.jsonl --url https://abc.execute-api.eu-west-1.amazonaws.com
+  gainsight-px-relay replay exports/ --dry-run | head
 `;
 
 const REDRIVE_HELP = `Usage: gainsight-px-relay redrive --queue-url <url> [options]

@@ -27,8 +27,9 @@ export interface QuotaView {
   used: number;
   /** Calls allowed per UTC day. */
   limit: number;
-  /** Set while the run waits for the next day: when it resumes (epoch ms). */
+  /** Set while the run waits for the next day: when it resumes (epoch ms), and in how long. */
   resumesAt?: number;
+  resumesInMs?: number;
   /** Days left when the quota, not the rate, is what limits the run. */
   etaDays?: number;
 }
@@ -159,7 +160,7 @@ export class ProgressReporter {
   /** `ETA 1m56s`; in days when the quota is the limit; the resume time while waiting for it. */
   #eta(eta: number | undefined, quota: QuotaView | undefined): string {
     if (quota?.resumesAt !== undefined) {
-      const wait = formatDuration((quota.resumesAt - this.#now()) / 1000);
+      const wait = formatDuration((quota.resumesInMs ?? quota.resumesAt - this.#now()) / 1000);
       return `daily share spent, resumes ${utcMinute(quota.resumesAt)} (in ${wait})${quota.etaDays === undefined ? '' : `, ETA ${quota.etaDays.toFixed(1)} days`}`;
     }
     if (quota?.etaDays !== undefined) return `ETA ${quota.etaDays.toFixed(1)} days (daily quota)`;

@@ -9,8 +9,9 @@ import { abortableSleep } from '../delivery/retry.ts';
  *
  * How it is kept: before an event starts, its largest number of calls (a plan's upserts counted
  * as two) is reserved; it starts only when today's calls plus every reservation plus its own fit
- * the share. Each call is then counted as it is made; a call beyond what was reserved (a retry)
- * is made only within the share. When the share is spent, the run waits for the next UTC day (or,
+ * the share, so an event is seldom cut in two by the end of the day. Each call is then counted as
+ * it is made, taken out of the reservations, and made only within the share (a retry beyond what
+ * its event reserved included); what an event did not use is given back when it ends. When the share is spent, the run waits for the next UTC day (or,
  * with `--no-wait`, stops). The clock and the sleep are injected: tests cross midnight at once.
  */
 
@@ -100,6 +101,11 @@ export class DailyQuota {
     return nextUtcMidnight(this.#now());
   }
 
+  /** Time left until the share renews, by the quota's own clock. */
+  get untilRenewalMs(): number {
+    return nextUtcMidnight(this.#now()) - this.#now();
+  }
+
   async #waitForNextDay(signal: AbortSignal | undefined): Promise<boolean> {
     const until = nextUtcMidnight(this.#now());
     this.#resumesAt = until;
@@ -129,15 +135,16 @@ export class DailyQuota {
     }
   }
 
-  /** Gives back an event's reservation when it ends (its calls were counted by `spend`). */
+  /** Gives back what an event reserved and did not use, when it ends. */
   release(calls: number): void {
     this.#reserved = Math.max(0, this.#reserved - calls);
   }
 
-  /** Counts calls made on the run's behalf by a deployed relay (estimated, within the reservation). */
+  /** Counts calls made on the run's behalf by a deployed relay (estimated: what was reserved). */
   count(calls: number): void {
     this.#roll();
     this.#used += calls;
+    this.#reserved = Math.max(0, this.#reserved - calls);
     this.callsThisRun += calls;
   }
 
@@ -156,6 +163,7 @@ export class DailyQuota {
       }
     }
     this.#used += 1;
+    this.#reserved = Math.max(0, this.#reserved - 1);
     this.callsThisRun += 1;
   }
 }

@@ -419,14 +419,14 @@ class ReplayRun {
         const callsLeft = eventsLeft * (quota.callsThisRun / settled);
         const leftToday = quota.limit - used;
         if (callsLeft > leftToday) {
-          const restOfToday = (quota.renewsAt - Date.now()) / 86_400_000;
+          const restOfToday = quota.untilRenewalMs / 86_400_000;
           etaDays = Math.max(0, restOfToday) + (callsLeft - leftToday) / quota.limit;
         }
       }
       quotaView = {
         used,
         limit: quota.limit,
-        ...(quota.resumesAt === undefined ? {} : { resumesAt: quota.resumesAt }),
+        ...(quota.resumesAt === undefined ? {} : { resumesAt: quota.resumesAt, resumesInMs: quota.untilRenewalMs }),
         ...(etaDays === undefined ? {} : { etaDays }),
       };
     }
@@ -646,11 +646,13 @@ class ReplayRun {
         if (!(await this.#admit(calls))) return;
         await this.#pool.add(() =>
           this.#lanes.run([prepared.userKey], async () => {
+            let attempts = 0;
             try {
               const outcome = await runPlan(prepared.event, plan, pipeline.deps(Date.now() + o.budgetMs, hard));
+              attempts = outcome.ok ? (outcome.result.status === 'delivered' ? outcome.result.attempts : 0) : outcome.attempts;
               settleOutcome(prepared, outcome);
             } finally {
-              quota?.release(calls);
+              quota?.release(Math.max(0, calls - attempts));
             }
           }),
         );
@@ -679,11 +681,8 @@ class ReplayRun {
       if (!(await this.#admit(calls))) return;
       await this.#pool.add(() =>
         this.#lanes.run(keys, async () => {
-          const outcomes = await poster.post(items).finally(() => {
-            // The relay does not say how many calls it made: its most, as reserved, count.
-            this.#quota?.count(calls);
-            this.#quota?.release(calls);
-          });
+          // The relay does not say how many calls it made: its most, as reserved, count.
+          const outcomes = await poster.post(items).finally(() => this.#quota?.count(calls));
           items.forEach((item, index) => {
             const outcome = outcomes[index];
             const record = item.prepared.record;
