@@ -1,4 +1,7 @@
+import type { Plan } from '../delivery/plan.ts';
 import { abortableSleep } from '../delivery/retry.ts';
+import type { EventType } from '../events/index.ts';
+import { type QuotaView, formatCount } from './progress.ts';
 
 /**
  * Gainsight PX's daily quota, shared with the live relay: about 1 000 000 calls a day per
@@ -42,6 +45,17 @@ export class QuotaSpentError extends Error {
   }
 }
 
+/** The most calls a plan can take, retries aside: an upsert is two (update, then create on 404). */
+export const planCalls = (plan: Plan): number =>
+  plan.action === 'skip' ? 0 : plan.steps.reduce((sum, step) => sum + (step.kind === 'upsert' ? 2 : 1), 0);
+
+/**
+ * The most Gainsight calls an event can take through a deployed relay, which does not say how
+ * many it made: an identify upserts the user, a group upserts the account and links the user;
+ * page and screen count one (sent when the relay's pageEvents is on).
+ */
+export const RELAY_CALLS: Readonly<Record<EventType, number>> = { identify: 2, group: 4, track: 1, page: 1, screen: 1, alias: 0 };
+
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** The next UTC midnight after `ms`. */
@@ -54,6 +68,7 @@ export class DailyQuota {
   /** Calls allowed per UTC day. */
   readonly limit: number;
   readonly #wait: boolean;
+  readonly #options: DailyQuotaOptions;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #day: string;
@@ -66,6 +81,7 @@ export class DailyQuota {
   constructor(options: DailyQuotaOptions) {
     this.limit = Math.floor(options.dailyQuota * options.share);
     this.#wait = options.wait;
+    this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
     this.#day = utcDay(this.#now());
@@ -104,6 +120,31 @@ export class DailyQuota {
   /** Time left until the share renews, by the quota's own clock. */
   get untilRenewalMs(): number {
     return nextUtcMidnight(this.#now()) - this.#now();
+  }
+
+  /** For the run's header: `500,000 Gainsight calls per UTC day (50% of 1,000,000), 12 used today`. */
+  describe(): string {
+    const { dailyQuota, share } = this.#options;
+    return `${formatCount(this.limit)} Gainsight calls per UTC day (${Math.round(share * 100)}% of ${formatCount(dailyQuota)}), ${formatCount(this.used)} used today${this.#wait ? '' : ', --no-wait'}`;
+  }
+
+  /**
+   * What progress shows: today's calls against the share, the wait for the next day, and — when
+   * the calls still to make (an estimate) exceed what is left today — the days left.
+   */
+  view(callsLeft: number | undefined): QuotaView {
+    const used = this.used;
+    const leftToday = this.limit - used;
+    const etaDays =
+      callsLeft !== undefined && this.callsThisRun > 0 && callsLeft > leftToday
+        ? this.untilRenewalMs / 86_400_000 + (callsLeft - leftToday) / this.limit
+        : undefined;
+    return {
+      used,
+      limit: this.limit,
+      ...(this.#resumesAt === undefined ? {} : { resumesAt: this.#resumesAt, resumesInMs: this.untilRenewalMs }),
+      ...(etaDays === undefined ? {} : { etaDays }),
+    };
   }
 
   async #waitForNextDay(signal: AbortSignal | undefined): Promise<boolean> {

@@ -1,25 +1,23 @@
 import { closeSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { type Plan, planEvent } from '../delivery/plan.ts';
 import { type EventOutcome, runPlan } from '../delivery/process.ts';
 import { KeyRefusedError, isRelayError } from '../errors.ts';
-import { type EventType, type RelayEvent, parseEvent } from '../events/index.ts';
+import { type RelayEvent, parseEvent } from '../events/index.ts';
 import { resolveUserId } from '../mapping/index.ts';
 import { buildPipeline } from '../pipeline.ts';
-import { Checkpoint, CheckpointError, type DoneOutcome, type RetryEntry, openPrivate } from './checkpoint.ts';
+import { type Checkpoint, CheckpointError, type DoneOutcome, type RetryEntry, openPrivate } from './checkpoint.ts';
 import { type CliConfig, mappingContextOf } from './config.ts';
 import type { EventFilter } from './filters.ts';
 import { JsonArrayError } from './json-array.ts';
-import { type Lock, acquireLock } from './lock.ts';
 import { Lanes, Pool, RateLimiter } from './pacing.ts';
-import { type OutputStream, ProgressReporter, formatCount } from './progress.ts';
-import { DailyQuota, QuotaSpentError } from './quota.ts';
-import { type ReplayCounts, type ReplaySummary, type StopReason } from './replay-summary.ts';
+import { type OutputStream, ProgressReporter, type ProgressSnapshot, formatCount } from './progress.ts';
+import { type DailyQuota, QuotaSpentError, RELAY_CALLS, planCalls } from './quota.ts';
 import { DEFAULT_MAX_RECORD_BYTES, type InputFormat, type RawRecord, splitRecords } from './records.ts';
-import { type RelayItem, RelayPoster, eventsUrl } from './relay-target.ts';
-import { type S3Reader, s3Reader } from './s3.ts';
-import { type InputObject, countObjectRecords, openObject, readObjectRange, resolveInputs } from './sources.ts';
-import { checkOutputPaths } from './guards.ts';
+import { type RelayItem, RelayPoster } from './relay-target.ts';
+import { type RunSetup, setUpRun } from './replay-setup.ts';
+import type { ReplayCounts, ReplaySummary, StopReason } from './replay-summary.ts';
+import type { S3Reader } from './s3.ts';
+import { type InputObject, countObjectRecords, openObject, readObjectRange } from './sources.ts';
 
 /**
  * `gainsight-px-relay replay <input>...`: delivers past events — local files, directories and
@@ -91,19 +89,6 @@ const MAX_CONSECUTIVE_FAILURES = 10;
 /** Longest raw text kept in the rejected file for a line that is not JSON. */
 const MAX_REJECTED_TEXT = 10_000;
 
-export const DEFAULT_QUOTA: QuotaOptions = { dailyQuota: 1_000_000, share: 0.5, wait: true };
-
-/**
- * The most Gainsight calls an event can take through a deployed relay, which does not say how
- * many it made: an upsert is two calls (update, then create on 404); a group upserts the account
- * and links the user. Page and screen count one (they are sent when the relay's pageEvents is on).
- */
-const RELAY_CALLS: Record<EventType, number> = { identify: 2, group: 4, track: 1, page: 1, screen: 1, alias: 0 };
-
-/** The most calls a plan can take, retries aside. */
-const planCalls = (plan: Plan): number =>
-  plan.action === 'skip' ? 0 : plan.steps.reduce((sum, step) => sum + (step.kind === 'upsert' ? 2 : 1), 0);
-
 /** A record with the object it was read from. */
 type InputRecord = RawRecord & { object: string };
 
@@ -139,15 +124,6 @@ const reasonOf = (error: unknown): Reason => {
   };
 };
 
-/** What the checkpoint must agree on with a rerun: where the events go, and which are sent. */
-export function runIdentity(target: ReplayTarget, filter: EventFilter | undefined): string {
-  const where =
-    target.kind === 'relay'
-      ? `relay ${eventsUrl(target.url)}`
-      : `Gainsight PX ${target.config.baseUrl} product ${target.config.productKey ?? '?'} (config from ${target.config.source})`;
-  return `${where}; ${filter?.description ?? 'all events'}`;
-}
-
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   return new ReplayRun(options).run();
 }
@@ -170,13 +146,12 @@ class ReplayRun {
   #stoppedBy: StopReason = 'end';
   #stopMessage: string | undefined;
   #checkpoint: Checkpoint | undefined;
-  #lock: Lock | undefined;
+  #setup!: RunSetup;
   #quota: DailyQuota | undefined;
   #rejectedFd: number | undefined;
   #rejectedPath = '';
   #objects: InputObject[] = [];
   #multi = false;
-  #singleFormat: InputFormat = 'jsonl';
   #reports = 0;
   #consecutiveFailures = 0;
   #total: number | undefined;
@@ -212,63 +187,18 @@ class ReplayRun {
     this.#stop.abort();
   }
 
-  /** Lists the inputs, checks the output paths, takes the lock and opens the checkpoint. */
-  async #prepareRun(): Promise<string | undefined> {
-    const o = this.#o;
-    let reader: Promise<S3Reader> | undefined;
-    const s3 = (): Promise<S3Reader> => (reader ??= (o.s3 ?? s3Reader)());
-    const inputs = await resolveInputs(o.inputs, s3);
-    this.#objects = inputs.objects;
-    this.#closeS3 = async () => (reader ? (await reader).close() : undefined);
-    const single = inputs.objects.length === 1 && inputs.localRoots.length === 1 && !inputs.localRoots[0]?.directory;
-    this.#multi = !single;
-    const file = single ? (o.inputs[0] as string) : undefined;
-    if (single) {
-      const opened = await openObject(inputs.objects[0] as InputObject);
-      this.#singleFormat = opened.format;
-      opened.close();
-    }
-    if (this.#dryRun) return undefined;
-    if (o.checkpointPath === undefined && file === undefined) {
-      throw new CheckpointError('replay of several objects, a directory or s3:// needs --checkpoint <path>');
-    }
-    const checkpointPath = resolve(o.checkpointPath ?? `${file}.checkpoint.json`);
-    this.#rejectedPath = resolve(o.rejectedPath ?? (file !== undefined ? `${file}.rejected.jsonl` : `${checkpointPath}.rejected.jsonl`));
-    checkOutputPaths(inputs, { checkpoint: checkpointPath, rejected: this.#rejectedPath });
-    this.#lock = acquireLock(checkpointPath);
-    this.#checkpoint = Checkpoint.open(checkpointPath, runIdentity(o.target, o.filter), { restart: o.restart === true });
-    const changed = this.#checkpoint.changedObjects(this.#objects);
-    if (changed.length > 0) {
-      throw new CheckpointError(
-        `Input changed since an earlier run read it: ${changed.join('; ')}. Its records there were read (and sent) from other content, ` +
-          'so it is not mixed in. Restore the original, or pass another --checkpoint to send the changed content as new ' +
-          '(events already sent from it would be sent again)',
-      );
-    }
-    this.counts.alreadyDone = this.#checkpoint.settledBefore;
-    const q = o.quota ?? DEFAULT_QUOTA;
-    this.#quota = new DailyQuota({
-      ...q,
-      ...(this.#checkpoint.savedQuota ? { state: this.#checkpoint.savedQuota } : {}),
-    });
-    const quota = this.#quota;
-    this.#checkpoint.quotaSource = () => quota.state;
-    return checkpointPath;
-  }
-
-  #closeS3: () => Promise<void> = async () => {};
-
   async run(): Promise<ReplaySummary> {
     const started = Date.now();
     const o = this.#o;
-    let checkpointPath: string | undefined;
-    try {
-      checkpointPath = await this.#prepareRun();
-    } catch (error) {
-      this.#lock?.release();
-      await this.#closeS3();
-      throw error;
-    }
+    const setup = await setUpRun(o, this.#dryRun);
+    this.#setup = setup;
+    this.#checkpoint = setup.checkpoint;
+    this.#quota = setup.quota;
+    this.#objects = setup.objects;
+    this.#multi = setup.multi;
+    this.#rejectedPath = setup.rejectedPath;
+    this.counts.alreadyDone = this.#checkpoint?.settledBefore ?? 0;
+    const { checkpointPath } = setup;
     const onSignal = () => this.#halt('interrupted', 'interrupted: events in flight were finished and the checkpoint saved');
     o.signal?.addEventListener('abort', onSignal, { once: true });
     o.abortSignal?.addEventListener('abort', onSignal, { once: true });
@@ -291,7 +221,7 @@ class ReplayRun {
       snapshot: () => this.#snapshot(),
     });
     this.#progress.log(this.#header(checkpointPath));
-    if (this.#lock?.tookOver) this.#progress.log(`note: ${this.#lock.tookOver}`);
+    if (setup.lock?.tookOver) this.#progress.log(`note: ${setup.lock.tookOver}`);
     const flushTimer = this.#checkpoint
       ? setInterval(() => this.#checkpoint?.flush(), o.checkpointIntervalMs ?? 5000)
       : undefined;
@@ -325,8 +255,7 @@ class ReplayRun {
         this.#checkpoint.markEnd(this.#stoppedBy === 'end');
         this.#checkpoint.close();
       }
-      this.#lock?.release();
-      await this.#closeS3();
+      await setup.close();
       if (this.#rejectedFd !== undefined) closeSync(this.#rejectedFd);
       o.signal?.removeEventListener('abort', onSignal);
       o.abortSignal?.removeEventListener('abort', onSignal);
@@ -403,33 +332,16 @@ class ReplayRun {
     return format === 'jsonl' ? 'JSON Lines' : 'JSON array';
   }
 
-  #snapshot() {
+  #snapshot(): ProgressSnapshot {
     const quota = this.#quota;
     const bytes = this.#bytesDone + (this.#current?.rawBytes ?? 0);
     const fraction = this.#bytesTotal > 0 ? Math.min(1, bytes / this.#bytesTotal) : undefined;
     const done = this.counts.alreadyDone + this.#settledThisRun();
-    let quotaView;
-    if (quota) {
-      const used = quota.used;
-      // Days left when the quota, not the rate, is the limit: calls per event so far × events left.
-      let etaDays: number | undefined;
-      const settled = this.#settledThisRun();
-      if (fraction !== undefined && fraction > 0 && fraction < 1 && settled > 0 && quota.callsThisRun > 0) {
-        const eventsLeft = this.#total !== undefined ? this.#total - done : (done * (1 - fraction)) / fraction;
-        const callsLeft = eventsLeft * (quota.callsThisRun / settled);
-        const leftToday = quota.limit - used;
-        if (callsLeft > leftToday) {
-          const restOfToday = quota.untilRenewalMs / 86_400_000;
-          etaDays = Math.max(0, restOfToday) + (callsLeft - leftToday) / quota.limit;
-        }
-      }
-      quotaView = {
-        used,
-        limit: quota.limit,
-        ...(quota.resumesAt === undefined ? {} : { resumesAt: quota.resumesAt, resumesInMs: quota.untilRenewalMs }),
-        ...(etaDays === undefined ? {} : { etaDays }),
-      };
-    }
+    // Days left when the quota, not the rate, is the limit: calls per event so far × events left.
+    const settled = this.#settledThisRun();
+    const eventsLeft =
+      fraction === undefined || fraction <= 0 ? undefined : this.#total !== undefined ? this.#total - done : (done * (1 - fraction)) / fraction;
+    const quotaView = quota?.view(eventsLeft === undefined || settled === 0 ? undefined : eventsLeft * (quota.callsThisRun / settled));
     return {
       done,
       ...(this.#total === undefined ? {} : { total: this.#total }),
@@ -459,11 +371,10 @@ class ReplayRun {
     const what = this.#multi
       ? `${formatCount(this.#objects.length)} objects (${formatCount(this.#bytesTotal)} bytes) from ${o.inputs.join(', ')}`
       : `${only.path ?? only.id}`;
-    const quota = this.#quota
-      ? `\n  quota: ${formatCount(this.#quota.limit)} Gainsight calls per UTC day (${Math.round((this.#quota.limit / (o.quota ?? DEFAULT_QUOTA).dailyQuota) * 100)}% of ${formatCount((o.quota ?? DEFAULT_QUOTA).dailyQuota)}), ${formatCount(this.#quota.used)} used today${(o.quota ?? DEFAULT_QUOTA).wait ? '' : ', --no-wait'}`
-      : '';
+    const quota = this.#quota ? `\n  quota: ${this.#quota.describe()}` : '';
     const filter = o.filter && o.filter.description !== 'all events' ? `\n  only: ${o.filter.description}` : '';
-    return `replay ${what}${this.#multi ? '' : ` (${this.#formatName(this.#singleFormat)})`} → ${target}${pacing}${checkpoint}${resumed}${quota}${filter}`;
+    const format = this.#setup.singleFormat === undefined ? '' : ` (${this.#formatName(this.#setup.singleFormat)})`;
+    return `replay ${what}${format} → ${target}${pacing}${checkpoint}${resumed}${quota}${filter}`;
   }
 
   #countsForDisplay(): Record<string, number> {
