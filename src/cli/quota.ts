@@ -102,6 +102,11 @@ export class DailyQuota {
     return this.#used;
   }
 
+  /** Today's calls plus those reserved by events in flight. */
+  get committed(): number {
+    return this.used + this.#reserved;
+  }
+
   get state(): QuotaState {
     this.#roll();
     return { day: this.#day, calls: this.#used };

@@ -451,7 +451,7 @@ class ReplayRun {
     const quota = this.#quota as DailyQuota;
     this.#halt(
       'quota-spent',
-      `today's share of Gainsight calls is spent (${formatCount(quota.used)}/${formatCount(quota.limit)}, --no-wait); ` +
+      `today's share of Gainsight calls is spent (${formatCount(Math.min(quota.limit, quota.committed))}/${formatCount(quota.limit)}, --no-wait); ` +
         `rerun the same command after ${new Date(resumesAt).toISOString().replace('.000Z', 'Z')} to continue`,
     );
   }

@@ -304,6 +304,27 @@ describe('quota-aware pacing', () => {
     expect(third.code).toBe(0);
     expect(eventNames()).toEqual(Array.from({ length: 12 }, (_, i) => `Event ${i}`));
   });
+  it('counts a deployed relay’s calls by their most per event type (identify 2, track 1)', async () => {
+    const clock = fakeClock('2026-12-06T10:00:00Z');
+    const file = join(tmp.dir, 'relay.jsonl');
+    writeFileSync(file, lines([identifyEvent('r1'), identifyEvent('r2'), identifyEvent('r3'), ...tracks(0, 8)]));
+    const posted: unknown[] = [];
+    const { startLoopbackServer, sendJson } = await import('../support/http.ts');
+    const relay = await startLoopbackServer((_req, res, raw) => {
+      const events = JSON.parse(raw) as unknown[];
+      posted.push(...events);
+      sendJson(res, 200, { results: events.map(() => ({ status: 'delivered' })) });
+    });
+    try {
+      const args = ['replay', file, '--url', relay.origin, '--batch-size', '1', '--concurrency', '1', '--daily-quota', '100', '--quota-share', '0.1', '--no-wait'];
+      const result = await run(args, { env: { WEBHOOK_SECRET: 's' }, clock });
+      expect(result.code).toBe(1);
+      expect(posted).toHaveLength(7); // 3 × 2 + 4 × 1 = 10 calls
+      expect(result.stderr).toMatch(/today's share of Gainsight calls is spent \(10\/10, --no-wait\)/);
+    } finally {
+      await relay.close();
+    }
+  });
 });
 
 describe('resuming across objects', () => {
