@@ -24,6 +24,13 @@ const readAll = (checkpoint: Checkpoint, from: number, to: number) => {
 
 const open = () => Checkpoint.open(path, RUN);
 
+/** Begins `target` in `checkpoint`, reads its first `count` records and settles them all. */
+const settleAll = (checkpoint: Checkpoint, target: typeof object, count: number, outcome: 'delivered' | 'filtered' = 'delivered') => {
+  checkpoint.begin(target, target === second ? 'json-array' : 'jsonl');
+  readAll(checkpoint, 0, count);
+  for (let i = 0; i < count; i += 1) checkpoint.settle(target.id, i, outcome);
+};
+
 describe('the replay checkpoint', () => {
   it('advances a contiguous prefix and keeps the records settled out of order beyond it', () => {
     const checkpoint = open();
@@ -100,14 +107,9 @@ describe('the replay checkpoint', () => {
 
   it('keeps finished objects across runs and reports one whose size or ETag changed since', () => {
     const checkpoint = open();
-    checkpoint.begin(object, 'jsonl');
-    readAll(checkpoint, 0, 2);
-    checkpoint.settle(object.id, 0, 'delivered');
-    checkpoint.settle(object.id, 1, 'delivered');
+    settleAll(checkpoint, object, 2);
     checkpoint.finishObject();
-    checkpoint.begin(second, 'json-array');
-    readAll(checkpoint, 0, 1);
-    checkpoint.settle(second.id, 0, 'filtered');
+    settleAll(checkpoint, second, 1, 'filtered');
     checkpoint.close();
 
     const rerun = open();
@@ -134,10 +136,7 @@ describe('the replay checkpoint', () => {
   });
 
   it('creates the checkpoint and its journal readable by their owner only', () => {
-    const checkpoint = open();
-    checkpoint.begin(object, 'jsonl');
-    readAll(checkpoint, 0, 1);
-    checkpoint.settle(object.id, 0, 'delivered');
+    settleAll(open(), object, 1);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(`${path}.journal`).mode & 0o777).toBe(0o600);
   });
