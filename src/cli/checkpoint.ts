@@ -205,6 +205,11 @@ export class Checkpoint {
     return this.#objects.get(id)?.finished === true;
   }
 
+  /** Where reading an object starts: where an earlier run left it, or its beginning. */
+  resumeAt(id: string): Position {
+    return { ...(this.#objects.get(id)?.next ?? { index: 0, offset: 0, line: 1 }) };
+  }
+
   /**
    * Starts (or resumes) reading an object: returns where reading starts.
    *

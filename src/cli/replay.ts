@@ -296,12 +296,8 @@ class ReplayRun {
     const o = this.#o;
     let opened: Awaited<ReturnType<typeof openObject>> | undefined;
     try {
-      opened = await openObject(object);
+      opened = await openObject(object, this.#checkpoint?.resumeAt(object.id).offset ?? 0);
       const from = this.#checkpoint?.begin(object, opened.format);
-      if (from !== undefined && from.offset > 0) {
-        opened.close();
-        opened = await openObject(object, from.offset);
-      }
       this.#current = opened;
       if (this.#multi) this.#progress.log(`${object.id} (${opened.gzip ? 'gzip, ' : ''}${this.#formatName(opened.format)})`);
       for await (const raw of splitRecords(opened.chunks, {
