@@ -454,7 +454,7 @@ describe('a command line that cannot hurt its user', () => {
     expect(rerun.stderr).toMatch(/Input changed since an earlier run read it: .*big.jsonl \(finished; size \d+ → \d+\)/);
   }, 20_000);
 
-  it('ties the checkpoint to the target: another base URL or product is refused', async () => {
+  it('ties the checkpoint to the target: a run for another product key is refused', async () => {
     const file = join(tmp.dir, 't.jsonl');
     writeFileSync(file, lines(tracks(0, 1)));
     expect((await run(['replay', file])).code).toBe(0);
