@@ -1,4 +1,5 @@
-import { Queue, type ReceivedMessage } from '../delivery/queue.ts';
+import type { ReceivedMessage } from '../delivery/queue.ts';
+import { AdminQueue } from './admin-queue.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './options.ts';
 import type { OutputStream } from './progress.ts';
 import type { WritableOutput } from './replay.ts';
@@ -36,7 +37,7 @@ const printer = (options: PassOptions) => (entry: FailedEntry) =>
 const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
 
 /** The closing note about what the pass did not see, from SQS's count of messages still visible. */
-async function unseenNote(queue: Queue, limitReached: boolean): Promise<string | undefined> {
+async function unseenNote(queue: AdminQueue, limitReached: boolean): Promise<string | undefined> {
   const left = await queue.depth();
   if (!left) return undefined;
   if (limitReached) return `about ${plural(left, 'more message')} not shown (--limit)`;
@@ -52,7 +53,7 @@ async function finish(sweep: Sweep, stderr: OutputStream): Promise<void> {
 }
 
 export async function listFailed(options: PassOptions & { limit: number }): Promise<number> {
-  const queue = new Queue(options.queueUrl);
+  const queue = new AdminQueue(options.queueUrl);
   const sweep = new Sweep(queue, { visibilitySeconds: PASS_VISIBILITY_SECONDS, stopped: () => options.signal?.aborted === true });
   const print = printer(options);
   const counts = { failed: 0, moved: 0, foreign: 0 };
@@ -85,7 +86,7 @@ export async function listFailed(options: PassOptions & { limit: number }): Prom
 }
 
 export async function purgeFailed(options: PassOptions & { cutoff: number; dryRun: boolean }): Promise<number> {
-  const queue = new Queue(options.queueUrl);
+  const queue = new AdminQueue(options.queueUrl);
   const sweep = new Sweep(queue, { visibilitySeconds: PASS_VISIBILITY_SECONDS, stopped: () => options.signal?.aborted === true });
   const print = printer(options);
   let purged = 0;

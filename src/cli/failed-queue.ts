@@ -1,5 +1,6 @@
 import { type Reason, readFailedQueueMessage } from '../delivery/parking.ts';
-import type { Queue, ReceivedMessage } from '../delivery/queue.ts';
+import type { ReceivedMessage } from '../delivery/queue.ts';
+import type { AdminQueue } from './admin-queue.ts';
 import { parseEvent } from '../events/index.ts';
 import { resolveUserId } from '../mapping/index.ts';
 
@@ -36,7 +37,7 @@ export class Sweep {
   received = 0;
 
   constructor(
-    readonly queue: Queue,
+    readonly queue: AdminQueue,
     readonly options: SweepOptions,
   ) {}
 

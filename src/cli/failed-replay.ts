@@ -1,6 +1,7 @@
 import { type ParkedEvent, type Reason, failedMessage, laneOf, openParked, readFailedQueueMessage, reasonOf } from '../delivery/parking.ts';
 import { runPlan } from '../delivery/process.ts';
-import { Queue, type ReceivedMessage } from '../delivery/queue.ts';
+import type { ReceivedMessage } from '../delivery/queue.ts';
+import { AdminQueue } from './admin-queue.ts';
 import { KeyRefusedError, isRelayError } from '../errors.ts';
 import { buildPipeline } from '../pipeline.ts';
 import type { CliConfig } from './config.ts';
@@ -112,7 +113,7 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
   };
   let stop: FailedReplaySummary['stoppedBy'] | undefined;
   const stopped = () => stop !== undefined || options.signal?.aborted === true || hard?.aborted === true;
-  const queue = new Queue(options.queueUrl);
+  const queue = new AdminQueue(options.queueUrl);
   const sweep = new Sweep(queue, { visibilitySeconds: REPLAY_VISIBILITY_SECONDS, stopped });
   const limiter = new RateLimiter(options.rate);
   // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.

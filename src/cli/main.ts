@@ -1,11 +1,14 @@
-import { existsSync, statSync } from 'node:fs';
+import { isHttpsOrLoopback } from '../config/relay-config.ts';
 import { ConfigurationError, isRelayError } from '../errors.ts';
 import { logger } from '../observability.ts';
 import { VERSION } from '../version.ts';
 import { CheckpointError } from './checkpoint.ts';
 import { type CliConfig, loadCliConfig, readSsmParameters } from './config.ts';
 import { runFailed } from './failed.ts';
+import { parseFilter } from './filters.ts';
+import { SECRET_ON_COMMAND_LINE, readSecretFile } from './guards.ts';
 import { MAX_RATE } from './pacing.ts';
+import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive.ts';
 import {
   type CliIo,
   EXIT_OK,
@@ -16,8 +19,11 @@ import {
   queueUrlOption,
   rateOption,
 } from './options.ts';
-import { formatRedriveSummary, redriveCommand, redriveExitCode } from './redrive.ts';
-import { type ReplayTarget, exitCodeOf, formatSummary, replay } from './replay.ts';
+import { type ReplayTarget, replay } from './replay.ts';
+import { DEFAULT_QUOTA } from './replay-setup.ts';
+import { exitCodeOf, formatSummary } from './replay-summary.ts';
+import { S3SourceError } from './s3.ts';
+import { InputError } from './sources.ts';
 
 /**
  * The `gainsight-px-relay` command: `replay`, `redrive` and `failed`. {@link main} takes its
@@ -31,7 +37,8 @@ export { type CliIo, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError } from './op
 const MAIN_HELP = `gainsight-px-relay ${VERSION}: load history and parked events into Gainsight PX with the relay's own mapping
 
 Usage:
-  gainsight-px-relay replay <file> [options]     deliver an export (JSON Lines or a JSON array)
+  gainsight-px-relay replay <input>... [options] deliver exports: files, directories, s3://bucket/prefix
+                                                 (JSON Lines or JSON arrays, gzipped or not)
   gainsight-px-relay redrive --queue-url <url>   drain the parking queue now
   gainsight-px-relay failed list|replay|purge    look at, resend or clear the failed queue
   gainsight-px-relay <command> --help            options of a command
@@ -41,42 +48,66 @@ Exit codes: 0 all good; 1 some events rejected, invalid or failed, or the run st
 `;
 
 const REPLAY_HELP = `Usage: gainsight-px-relay replay <file> [options]
-       npm run replay -- <file> [options]
+       gainsight-px-relay replay <input>... [options]       (files, directories, s3://bucket/prefix)
+       npm run replay -- <input>... [options]
 
-Delivers the events of <file> — JSON Lines (one event per line) or one JSON array, read as a
-stream — with the relay's validation, mapping, retries and Gainsight PX client.
+Delivers past events with the relay's validation, mapping, retries and Gainsight PX client.
+An <input> is a file, a directory (every file below it, in name order) or s3://bucket/prefix
+(every object under it, listed with ListObjectsV2, read with streaming GetObject). Each file or
+object holds JSON Lines (one event per line) or one JSON array, gzipped or not (recognised by
+its first bytes); all are streamed, never loaded whole.
 
 Where events go (one of):
   (default)                  Gainsight PX, configured from PX_API_KEY, PX_PRODUCT_KEY,
                              PX_SETTINGS and GAINSIGHT_PX_BASE_URL
   --ssm-prefix <prefix>      Gainsight PX, configured from the relay's SSM parameters
                              (<prefix>/api-key, product-key, settings), e.g. /gainsight-px-relay/prod
-  --url <relay url>          a deployed relay: POST <url>/events in batches, honouring its answers
-  --secret <secret>          webhook secret for --url (default: WEBHOOK_SECRET, or the
-                             webhook-secret parameter with --ssm-prefix)
+  --url <relay url>          a deployed relay (https://, or http:// on a loopback host): POST
+                             <url>/events in batches, with the webhook secret from WEBHOOK_SECRET,
+                             --secret-file <path> (first line), or the webhook-secret parameter
+                             with --ssm-prefix. A secret is never taken on the command line.
   --dry-run                  print the planned Gainsight requests (API key redacted), send nothing
 
-Options:
+Which events:
+  --since <time>             only events at or after it (ISO 8601: 2024-05-01, 2024-05-01T12:00Z);
+                             the time is timestamp, else originalTimestamp
+  --until <time>             only events before it
+  --types <list>             only these types, e.g. identify,group,track
+
+Pacing (Gainsight PX allows about ${MAX_RATE} requests/s and 1 000 000 a day, shared with the relay):
   --rate <n>                 Gainsight requests per second, retries included; with --url, events
-                             per second (default 50, at most ${MAX_RATE}: Gainsight's limit)
+                             per second (default 50, at most ${MAX_RATE})
+  --daily-quota <n>          Gainsight calls per UTC day of the subscription (default 1000000)
+  --quota-share <f>          the share of it this run may use, with earlier runs of the same day
+                             on this checkpoint (default 0.5: the rest is left to live traffic)
+  --no-wait                  when the day's share is spent, stop (rerun after 00:00 UTC) instead
+                             of waiting for the next day
   --concurrency <n>          events (with --url: batches) in flight at once (default 8, at most
                              64 and 2 × rate); one user's events always keep their order
   --batch-size <n>           events per request with --url (default 50, at most 100)
   --budget-ms <ms>           time one event (batch) may spend on retries (default 30000)
-  --checkpoint <path>        progress file (default <file>.checkpoint.json)
+
+Progress and resuming:
+  --checkpoint <path>        progress file (default <file>.checkpoint.json for one file; required
+                             for several inputs, a directory or s3://); one run at a time per
+                             checkpoint (<path>.lock)
   --restart                  ignore an existing checkpoint and start from the first event
-  --rejected <path>          where rejected and invalid events go (default <file>.rejected.jsonl)
-  --region <region>          AWS region for --ssm-prefix (default: AWS_REGION / your profile)
+  --rejected <path>          where rejected and invalid events go (default <file>.rejected.jsonl,
+                             or <checkpoint>.rejected.jsonl)
+  --region <region>          AWS region for s3:// and --ssm-prefix (default: AWS_REGION / profile)
   -h, --help                 this help
 
-Rerunning the same command continues after the last settled event; acknowledged events are
-never sent again. Events still failing after the retries are retried by the next run.
+Rerunning the same command continues after the last settled event, skipping finished objects;
+acknowledged events are never sent again. Events still failing after the retries are retried by
+the next run. An input that changed since it was read is reported, and nothing is sent.
+Checkpoint, journal and rejected files are created readable by their owner only.
 
 Examples:
   PX_API_KEY=... PX_PRODUCT_KEY=AP-XXXXXXXXXX-2 gainsight-px-relay replay export.jsonl --rate 100
-  gainsight-px-relay replay export.json --ssm-prefix /gainsight-px-relay/prod
-  gainsight-px-relay replay export.jsonl --url https://abc.execute-api.eu-west-1.amazonaws.com --secret "$SECRET"
-  gainsight-px-relay replay export.jsonl --dry-run | head
+  gainsight-px-relay replay s3://my-cdp-archive/rudder/2024/ --ssm-prefix /gainsight-px-relay/prod \\
+    --checkpoint backfill-2024.json --since 2024-01-01 --types identify,group,track
+  WEBHOOK_SECRET=... gainsight-px-relay replay export.jsonl --url https://abc.execute-api.eu-west-1.amazonaws.com
+  gainsight-px-relay replay exports/ --dry-run | head
 `;
 
 const REDRIVE_HELP = `Usage: gainsight-px-relay redrive --queue-url <url> [options]
@@ -103,12 +134,12 @@ Example:
     --failed-queue-url https://sqs.us-east-1.amazonaws.com/123456789012/gainsight-px-relay-prod-failed.fifo
 `;
 
-
 async function runReplay(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     'ssm-prefix': { type: 'string' },
     url: { type: 'string' },
     secret: { type: 'string' },
+    'secret-file': { type: 'string' },
     'dry-run': { type: 'boolean' },
     rate: { type: 'string' },
     concurrency: { type: 'string' },
@@ -118,6 +149,12 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
     restart: { type: 'boolean' },
     rejected: { type: 'string' },
     region: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    types: { type: 'string' },
+    'daily-quota': { type: 'string' },
+    'quota-share': { type: 'string' },
+    'no-wait': { type: 'boolean' },
   });
   if (values.help) {
     io.stdout.write(REPLAY_HELP);
@@ -125,9 +162,17 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   }
   const opt = values;
   const str = (name: string): string | undefined => opt[name] as string | undefined;
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'replay needs a <file>' : `replay takes one <file> (got ${positionals.join(', ')})`);
-  const file = positionals[0] as string;
-  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+  if (str('secret') !== undefined) throw new UsageError(SECRET_ON_COMMAND_LINE);
+  if (positionals.length === 0) throw new UsageError('replay needs a <file> (or several; a directory; s3://bucket/prefix)');
+  const filter = parseFilter({
+    ...(str('since') === undefined ? {} : { since: str('since') as string }),
+    ...(str('until') === undefined ? {} : { until: str('until') as string }),
+    ...(str('types') === undefined ? {} : { types: str('types') as string }),
+  });
+  const dailyQuota = integerOption(str('daily-quota'), '--daily-quota', DEFAULT_QUOTA.dailyQuota, 100, 1e9);
+  const share = str('quota-share') === undefined ? DEFAULT_QUOTA.share : Number(str('quota-share'));
+  if (!(share > 0 && share <= 1)) throw new UsageError(`--quota-share must be a fraction above 0 and at most 1, e.g. 0.5 (got "${str('quota-share')}")`);
+  if (Math.floor(dailyQuota * share) < 10) throw new UsageError('--daily-quota × --quota-share must allow at least 10 calls a day');
   const rate = rateOption(str('rate'));
   const concurrency = integerOption(str('concurrency'), '--concurrency', 8, 1, 64);
   const batchSize = integerOption(str('batch-size'), '--batch-size', 50, 1, 100);
@@ -135,20 +180,25 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   const dryRun = opt['dry-run'] === true;
   const url = str('url');
   if (url !== undefined && dryRun) throw new UsageError('--dry-run plans Gainsight requests itself; it cannot be combined with --url');
-  if (url === undefined && str('secret') !== undefined) throw new UsageError('--secret is only used with --url');
+  if (url === undefined && str('secret-file') !== undefined) throw new UsageError('--secret-file is only used with --url');
   if (str('region')) process.env.AWS_REGION = str('region');
 
   let target: ReplayTarget;
   if (url !== undefined) {
     if (!/^https?:\/\/\S+$/i.test(url)) throw new UsageError(`--url must be an http(s) URL (got "${url}")`);
-    let secret = str('secret') ?? io.env.WEBHOOK_SECRET?.split(',')[0]?.trim();
+    if (!isHttpsOrLoopback(url)) {
+      throw new UsageError(`--url must be https:// (http:// only for a loopback host): the webhook secret would travel in clear text (got "${url}")`);
+    }
+    const fromFile = str('secret-file') === undefined ? undefined : readSecretFile(str('secret-file') as string);
+    if (fromFile?.warning) io.stderr.write(`warning: ${fromFile.warning}\n`);
+    let secret = fromFile?.secret ?? io.env.WEBHOOK_SECRET?.split(',')[0]?.trim();
     const prefix = str('ssm-prefix');
     if (secret === undefined && prefix !== undefined) {
       const name = `${prefix.replace(/\/+$/, '')}/webhook-secret`;
       secret = (await readSsmParameters([name]))[name]?.split(',')[0]?.trim();
       if (!secret) throw new ConfigurationError(`SSM parameter not found or empty: ${name}`);
     }
-    if (!secret) io.stderr.write('warning: no --secret (or WEBHOOK_SECRET): posting without Authorization\n');
+    if (!secret) io.stderr.write('warning: no WEBHOOK_SECRET (or --secret-file): posting without Authorization\n');
     target = { kind: 'relay', url, secret: secret || undefined, batchSize };
   } else {
     const config = await loadCliConfig({
@@ -161,8 +211,10 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
   }
 
   const summary = await replay({
-    file,
+    inputs: positionals,
     target,
+    filter,
+    quota: { dailyQuota, share, wait: opt['no-wait'] !== true, ...(io.clock ?? {}) },
     rate,
     concurrency,
     budgetMs,
@@ -258,7 +310,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr.write(`error: ${error.message}\nRun "${help}" for the options.\n`);
       return EXIT_USAGE;
     }
-    if (error instanceof CheckpointError || (isRelayError(error) && (error.code === 'configuration_error' || error.code === 'ssm_unavailable'))) {
+    if (
+      error instanceof CheckpointError ||
+      error instanceof InputError ||
+      error instanceof S3SourceError ||
+      (isRelayError(error) && (error.code === 'configuration_error' || error.code === 'ssm_unavailable'))
+    ) {
       io.stderr.write(`error: ${(error as Error).message}\n`);
       return EXIT_USAGE;
     }

@@ -24,6 +24,8 @@ export interface CliIo {
   /** Immediate stop (second SIGINT). */
   abortSignal?: AbortSignal;
   progressIntervalMs?: number;
+  /** Tests: the clock and sleep of the quota pacing (a UTC midnight crossed at once). */
+  clock?: { now: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
 }
 
 /** A wrong command line: exit 2 with the message and a pointer to --help. */

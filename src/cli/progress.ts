@@ -18,6 +18,20 @@ export interface ProgressSnapshot {
   rejected?: number;
   /** Extra counts for the plain line, e.g. `{ delivered: 10, rejected: 1 }`. */
   counts?: Record<string, number>;
+  /** Gainsight calls against the day's share, when a quota paces the run. */
+  quota?: QuotaView;
+}
+
+export interface QuotaView {
+  /** Calls made today (UTC), earlier runs included. */
+  used: number;
+  /** Calls allowed per UTC day. */
+  limit: number;
+  /** Set while the run waits for the next day: when it resumes (epoch ms), and in how long. */
+  resumesAt?: number;
+  resumesInMs?: number;
+  /** Days left when the quota, not the rate, is what limits the run. */
+  etaDays?: number;
 }
 
 export interface OutputStream {
@@ -53,6 +67,9 @@ export function formatDuration(seconds: number): string {
   if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
+
+/** `2026-12-07 00:00 UTC` */
+const utcMinute = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export class ProgressReporter {
   readonly #options: ProgressOptions;
@@ -106,10 +123,12 @@ export class ProgressReporter {
         ? `${formatCount(snapshot.done)}/${formatCount(snapshot.total)} ${this.#options.unit}`
         : `${formatCount(snapshot.done)} ${this.#options.unit}`,
     );
+    const quota = snapshot.quota;
     const line = [
       parts.join(' '),
       `${rate.toFixed(1)}/s`,
-      `ETA ${eta === undefined ? '?' : formatDuration(eta)}`,
+      ...(quota ? [`calls today ${formatCount(quota.used)}/${formatCount(quota.limit)}`] : []),
+      this.#eta(eta, quota),
       `${formatCount(snapshot.failures)} failed`,
       ...(snapshot.rejected ? [`${formatCount(snapshot.rejected)} rejected`] : []),
     ].join(' · ');
@@ -127,13 +146,25 @@ export class ProgressReporter {
     const counts = Object.entries(snapshot.counts ?? {})
       .filter(([, value]) => value > 0)
       .map(([name, value]) => `${name} ${value}`);
+    const quota = snapshot.quota;
     return [
       `${this.#options.label}: ${done} ${this.#options.unit}${percent}`,
       `${rate.toFixed(1)}/s`,
-      `ETA ${eta === undefined ? '?' : formatDuration(eta)}`,
+      ...(quota ? [`calls today ${quota.used}/${quota.limit}`] : []),
+      this.#eta(eta, quota),
       `failed ${snapshot.failures}`,
       ...counts,
     ].join(', ');
+  }
+
+  /** `ETA 1m56s`; in days when the quota is the limit; the resume time while waiting for it. */
+  #eta(eta: number | undefined, quota: QuotaView | undefined): string {
+    if (quota?.resumesAt !== undefined) {
+      const wait = formatDuration((quota.resumesInMs ?? quota.resumesAt - this.#now()) / 1000);
+      return `daily share spent, resumes ${utcMinute(quota.resumesAt)} (in ${wait})${quota.etaDays === undefined ? '' : `, ETA ${quota.etaDays.toFixed(1)} days`}`;
+    }
+    if (quota?.etaDays !== undefined) return `ETA ${quota.etaDays.toFixed(1)} days (daily quota)`;
+    return `ETA ${eta === undefined ? '?' : formatDuration(eta)}`;
   }
 
   render(): void {

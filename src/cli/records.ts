@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { JsonArrayScanner } from './json-array.ts';
@@ -38,7 +37,18 @@ export interface RawRecord {
 /** Largest record read into memory; a larger one is reported as a bad record. */
 export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
-const CHUNK_BYTES = 64 * 1024;
+export const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The format from the beginning of the (decompressed) content: JSON Lines unless the first
+ * non-blank character is `[`; undefined while `head` holds nothing but blanks.
+ */
+export function formatOfHead(head: Buffer): InputFormat | undefined {
+  const text = head.toString('latin1').replace(/^\xef\xbb\xbf/, '');
+  const first = /\S/.exec(text);
+  if (!first) return undefined;
+  return first[0] === '[' ? 'json-array' : 'jsonl';
+}
 
 /** JSON Lines unless the first non-blank character is `[`. */
 export async function detectFormat(path: string): Promise<InputFormat> {
@@ -48,23 +58,10 @@ export async function detectFormat(path: string): Promise<InputFormat> {
     for (let position = 0; ; ) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return 'jsonl';
-      const text = buffer.subarray(0, bytesRead).toString('latin1').replace(/^\xef\xbb\xbf/, '');
-      const first = /\S/.exec(text);
-      if (first) return first[0] === '[' ? 'json-array' : 'jsonl';
+      const format = formatOfHead(buffer.subarray(0, bytesRead));
+      if (format) return format;
       position += bytesRead;
     }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** A short fingerprint of the file's beginning: a checkpoint belongs to one file. */
-export async function fingerprint(path: string): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return createHash('sha256').update(buffer.subarray(0, bytesRead)).digest('hex').slice(0, 32);
   } finally {
     await handle.close();
   }
@@ -94,22 +91,32 @@ export interface ReadOptions {
 }
 
 /**
- * Streams the records of a file from `from` on.
+ * Splits content into records. `chunks` is the (decompressed) content from `options.from.offset`
+ * on: a local file read from there, or an object's stream that skipped that many bytes.
+ *
+ * @throws JsonArrayError when a JSON array's structure is broken (after yielding what came before).
+ */
+export async function* splitRecords(chunks: AsyncIterable<Buffer>, options: ReadOptions): AsyncGenerator<RawRecord> {
+  const from = options.from ?? START;
+  const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const collect = options.collect ?? true;
+  const split = options.format === 'jsonl' ? jsonLines(from, max, collect) : jsonArray(from, max, collect);
+  for await (const chunk of chunks) {
+    if (options.signal?.aborted) return;
+    yield* split.push(chunk);
+  }
+  yield* split.end();
+}
+
+/**
+ * Streams the records of a plain local file from `from` on.
  *
  * @throws JsonArrayError when a JSON array's structure is broken (after yielding what came before).
  */
 export async function* readRecords(path: string, options: ReadOptions): AsyncGenerator<RawRecord> {
-  const from = options.from ?? START;
-  const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const collect = options.collect ?? true;
-  const stream = createReadStream(path, { start: from.offset, highWaterMark: CHUNK_BYTES });
-  const split = options.format === 'jsonl' ? jsonLines(from, max, collect) : jsonArray(from, max, collect);
+  const stream = createReadStream(path, { start: (options.from ?? START).offset, highWaterMark: CHUNK_BYTES });
   try {
-    for await (const chunk of stream) {
-      if (options.signal?.aborted) return;
-      yield* split.push(chunk as Buffer);
-    }
-    yield* split.end();
+    yield* splitRecords(stream as AsyncIterable<Buffer>, options);
   } finally {
     stream.destroy();
   }
@@ -189,7 +196,7 @@ function jsonLines(from: Position, max: number, collect: boolean): Splitter {
 }
 
 /** A line's text without its `\r` and, on the first line, the byte order mark. */
-function stripLine(text: string, first: boolean): string {
+export function stripLine(text: string, first: boolean): string {
   const withoutCr = text.endsWith('\r') ? text.slice(0, -1) : text;
   return first && withoutCr.startsWith(BOM) ? withoutCr.slice(1) : withoutCr;
 }

@@ -186,7 +186,7 @@ export class RelayPoster {
     if (status === 401 || status === 403 || status === 404 || status === 405) {
       const why =
         status === 401 || status === 403
-          ? 'the relay refused the webhook secret (check --secret)'
+          ? 'the relay refused the webhook secret (check WEBHOOK_SECRET or --secret-file)'
           : `the relay has no POST ${new URL(this.#url).pathname} (check --url)`;
       return { settled: [], retry: [], fatal: { kind: 'failed', reason: { code, message: `${why}: ${message}`, status }, fatal: true } };
     }

@@ -1,34 +1,30 @@
-import { once } from 'node:events';
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, writeSync } from 'node:fs';
 import { type Plan, planEvent } from '../delivery/plan.ts';
 import { type EventOutcome, runPlan } from '../delivery/process.ts';
 import { KeyRefusedError, isRelayError } from '../errors.ts';
 import { type RelayEvent, parseEvent } from '../events/index.ts';
 import { resolveUserId } from '../mapping/index.ts';
-import { Checkpoint, type DoneOutcome, type RetryEntry } from './checkpoint.ts';
 import { buildPipeline } from '../pipeline.ts';
+import { type Checkpoint, CheckpointError, type DoneOutcome, type RetryEntry, openPrivate } from './checkpoint.ts';
 import { type CliConfig, mappingContextOf } from './config.ts';
+import type { EventFilter } from './filters.ts';
 import { JsonArrayError } from './json-array.ts';
 import { Lanes, Pool, RateLimiter } from './pacing.ts';
-import { type OutputStream, ProgressReporter, formatCount } from './progress.ts';
-import {
-  DEFAULT_MAX_RECORD_BYTES,
-  type InputFormat,
-  type RawRecord,
-  countRecords,
-  detectFormat,
-  fingerprint,
-  readRange,
-  readRecords,
-} from './records.ts';
+import { type OutputStream, ProgressReporter, type ProgressSnapshot, formatCount } from './progress.ts';
+import { type DailyQuota, QuotaSpentError, RELAY_CALLS, planCalls } from './quota.ts';
+import { DEFAULT_MAX_RECORD_BYTES, type InputFormat, type RawRecord, splitRecords } from './records.ts';
 import { type RelayItem, RelayPoster } from './relay-target.ts';
+import { type RunSetup, setUpRun } from './replay-setup.ts';
+import type { ReplayCounts, ReplaySummary, StopReason } from './replay-summary.ts';
+import type { S3Reader } from './s3.ts';
+import { type InputObject, countObjectRecords, openObject, readObjectRange } from './sources.ts';
 
 /**
- * `gainsight-px-relay replay <file>`: delivers an export of past events (JSON Lines or a JSON
- * array, streamed) with the relay's own validation, mapping, planning, retries and Gainsight
- * client — or posts them to a deployed relay — paced by a rate limit, resumable from a
- * checkpoint, with progress and a summary by outcome.
+ * `gainsight-px-relay replay <input>...`: delivers past events — local files, directories and
+ * `s3://` prefixes of JSON Lines or JSON arrays, gzipped or not, streamed — with the relay's own
+ * validation, mapping, planning, retries and Gainsight client, or posts them to a deployed relay;
+ * filtered by time and type, paced by a rate and by a share of Gainsight's daily quota, resumable
+ * from a checkpoint across objects and days, with progress and a summary by outcome.
  */
 
 export type ReplayTarget =
@@ -41,18 +37,35 @@ export interface WritableOutput extends OutputStream {
   once(event: 'drain', listener: () => void): unknown;
 }
 
+/** The share of Gainsight's daily quota a run may use (not in a dry run). */
+export interface QuotaOptions {
+  dailyQuota: number;
+  share: number;
+  /** Wait for the next UTC day when the share is spent; false: stop with a resume hint. */
+  wait: boolean;
+  /** Injected clock and sleep (tests cross a UTC midnight without waiting). */
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
 export interface ReplayOptions {
-  file: string;
+  /** Local files, directories, `s3://bucket/prefix`. */
+  inputs: readonly string[];
   target: ReplayTarget;
   /** Gainsight requests per second (relay mode: events per second). */
   rate: number;
   concurrency: number;
   /** Time one event (relay mode: one batch) may spend on retries. */
   budgetMs: number;
+  /** Required unless the input is one local file (default `<file>.checkpoint.json`) or a dry run. */
   checkpointPath?: string;
+  /** Default `<file>.rejected.jsonl` for one local file, else `<checkpoint>.rejected.jsonl`. */
   rejectedPath?: string;
   /** Ignore (and overwrite) an existing checkpoint. */
   restart?: boolean;
+  filter?: EventFilter;
+  /** Default: 1 000 000 calls a day, half of it, waiting for the next day. */
+  quota?: QuotaOptions;
   /** Dry-run requests, one JSON object per line. */
   stdout: WritableOutput;
   /** Progress, problems, summary. */
@@ -67,35 +80,8 @@ export interface ReplayOptions {
   checkpointIntervalMs?: number;
   /** Problems printed one by one before only the rejected file gets them; default 20. */
   maxReports?: number;
-}
-
-export type StopReason = 'end' | 'interrupted' | 'target-refused' | 'target-failing' | 'input-error';
-
-export interface ReplayCounts {
-  delivered: number;
-  skipped: number;
-  /** Relay mode: parked by the relay for its own redrive (answered 202). */
-  queued: number;
-  /** Dry run: events whose requests were printed. */
-  planned: number;
-  /** Gainsight (or the relay) refused the event for good. */
-  rejected: number;
-  /** Not JSON, not a valid event, or too large. */
-  invalid: number;
-  /** Still failing after the retries (Gainsight down, throttling): the next run tries again. */
-  failed: number;
-  /** Settled by an earlier run: not sent again. */
-  alreadyDone: number;
-}
-
-export interface ReplaySummary {
-  counts: ReplayCounts;
-  stoppedBy: StopReason;
-  message?: string;
-  elapsedMs: number;
-  format: InputFormat;
-  checkpointPath?: string;
-  rejectedPath?: string;
+  /** Tests: another S3 reader. */
+  s3?: () => Promise<S3Reader>;
 }
 
 /** Retryable failures in a row after which the run stops (the target is down). */
@@ -103,9 +89,18 @@ const MAX_CONSECUTIVE_FAILURES = 10;
 /** Longest raw text kept in the rejected file for a line that is not JSON. */
 const MAX_REJECTED_TEXT = 10_000;
 
+/** A record with the object it was read from. */
+type InputRecord = RawRecord & { object: string };
+
+interface Sink {
+  accept(record: InputRecord): Promise<void>;
+  /** Flushes what is batched and waits for everything in flight. */
+  finish(): Promise<void>;
+}
+
 /** A validated record on its way out. */
 interface Prepared {
-  record: RawRecord;
+  record: InputRecord;
   raw: unknown;
   event: RelayEvent;
   plan: Plan | undefined;
@@ -129,22 +124,19 @@ const reasonOf = (error: unknown): Reason => {
   };
 };
 
-export const exitCodeOf = (summary: ReplaySummary): number =>
-  summary.stoppedBy === 'end' && summary.counts.rejected + summary.counts.invalid + summary.counts.failed === 0 ? 0 : 1;
-
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   return new ReplayRun(options).run();
 }
 
 class ReplayRun {
   readonly #o: ReplayOptions;
-  readonly #file: string;
   readonly #dryRun: boolean;
   readonly counts: ReplayCounts = {
     delivered: 0,
     skipped: 0,
     queued: 0,
     planned: 0,
+    filtered: 0,
     rejected: 0,
     invalid: 0,
     failed: 0,
@@ -154,13 +146,20 @@ class ReplayRun {
   #stoppedBy: StopReason = 'end';
   #stopMessage: string | undefined;
   #checkpoint: Checkpoint | undefined;
+  #setup!: RunSetup;
+  #quota: DailyQuota | undefined;
   #rejectedFd: number | undefined;
-  readonly #rejectedPath: string;
+  #rejectedPath = '';
+  #objects: InputObject[] = [];
+  #multi = false;
   #reports = 0;
   #consecutiveFailures = 0;
   #total: number | undefined;
-  #offset = 0;
-  #size = 0;
+  /** Stored bytes of the objects finished, and of the one being read. */
+  #bytesDone = 0;
+  #bytesTotal = 0;
+  #current: { rawBytes: number } | undefined;
+  #finishedObjects = 0;
   #progress!: ProgressReporter;
   readonly #limiter: RateLimiter;
   readonly #lanes = new Lanes();
@@ -168,9 +167,7 @@ class ReplayRun {
 
   constructor(options: ReplayOptions) {
     this.#o = options;
-    this.#file = resolve(options.file);
     this.#dryRun = options.target.kind === 'gainsight' && options.target.config.dryRun;
-    this.#rejectedPath = resolve(options.rejectedPath ?? `${options.file}.rejected.jsonl`);
     this.#limiter = new RateLimiter(options.rate);
     // A request waits for its turn at most concurrency / rate seconds; keep that well under the
     // per-attempt timeout, so pacing never makes a call time out.
@@ -179,7 +176,7 @@ class ReplayRun {
 
   #settledThisRun(): number {
     const c = this.counts;
-    return c.delivered + c.skipped + c.queued + c.planned + c.rejected + c.invalid + c.failed;
+    return c.delivered + c.skipped + c.queued + c.planned + c.filtered + c.rejected + c.invalid + c.failed;
   }
 
   /** Stops reading; the reason is kept when several arrive. */
@@ -193,44 +190,38 @@ class ReplayRun {
   async run(): Promise<ReplaySummary> {
     const started = Date.now();
     const o = this.#o;
-    this.#size = statSync(this.#file).size;
-    const format = await detectFormat(this.#file);
-    const checkpointPath = resolve(o.checkpointPath ?? `${o.file}.checkpoint.json`);
-    if (!this.#dryRun) {
-      this.#checkpoint = Checkpoint.open(
-        checkpointPath,
-        { path: this.#file, size: this.#size, fingerprint: await fingerprint(this.#file) },
-        format,
-        { restart: o.restart === true },
-      );
-      this.counts.alreadyDone = this.#checkpoint.settledBefore;
-    }
+    const setup = await setUpRun(o, this.#dryRun);
+    this.#setup = setup;
+    this.#checkpoint = setup.checkpoint;
+    this.#quota = setup.quota;
+    this.#objects = setup.objects;
+    this.#multi = setup.multi;
+    this.#rejectedPath = setup.rejectedPath;
+    this.counts.alreadyDone = this.#checkpoint?.settledBefore ?? 0;
+    const { checkpointPath } = setup;
     const onSignal = () => this.#halt('interrupted', 'interrupted: events in flight were finished and the checkpoint saved');
     o.signal?.addEventListener('abort', onSignal, { once: true });
     o.abortSignal?.addEventListener('abort', onSignal, { once: true });
     if (o.signal?.aborted || o.abortSignal?.aborted) onSignal();
 
     const counting = new AbortController();
-    void countRecords(this.#file, format, counting.signal).then((total) => {
-      this.#total = total;
-    });
+    const only = this.#objects[0];
+    if (this.#objects.length === 1 && only?.path !== undefined) {
+      void countObjectRecords(only, counting.signal).then((total) => {
+        this.#total = total;
+      });
+    }
+    this.#bytesTotal = this.#objects.reduce((sum, object) => sum + object.size, 0);
     this.#progress = new ProgressReporter({
       stream: o.stderr,
       ...(o.isTTY === undefined ? {} : { isTTY: o.isTTY }),
       ...(o.progressIntervalMs === undefined ? {} : { intervalMs: o.progressIntervalMs }),
       label: this.#dryRun ? 'replay (dry run)' : 'replay',
       unit: 'events',
-      snapshot: () => ({
-        done: this.counts.alreadyDone + this.#settledThisRun(),
-        ...(this.#total === undefined ? {} : { total: this.#total }),
-        ...(this.#size > 0 ? { fraction: this.#offset / this.#size } : {}),
-        doneThisRun: this.#settledThisRun(),
-        failures: this.counts.failed,
-        rejected: this.counts.rejected + this.counts.invalid,
-        counts: this.#countsForDisplay(),
-      }),
+      snapshot: () => this.#snapshot(),
     });
-    this.#progress.log(this.#header(format, checkpointPath));
+    this.#progress.log(this.#header(checkpointPath));
+    if (setup.lock?.tookOver) this.#progress.log(`note: ${setup.lock.tookOver}`);
     const flushTimer = this.#checkpoint
       ? setInterval(() => this.#checkpoint?.flush(), o.checkpointIntervalMs ?? 5000)
       : undefined;
@@ -239,32 +230,21 @@ class ReplayRun {
 
     const sink = this.#sink();
     try {
-      for (const entry of this.#checkpoint?.retry ?? []) {
+      await this.#retryEarlierFailures(sink);
+      for (const object of this.#objects) {
         if (this.#stop.signal.aborted) break;
-        const text = await readRange(this.#file, entry.start, entry.end);
-        const record: RawRecord = { ...entry, next: { index: entry.index + 1, offset: entry.end, line: entry.line }, text };
-        await sink.accept(record);
-      }
-      const from = this.#checkpoint?.next;
-      try {
-        for await (const record of readRecords(this.#file, {
-          format,
-          ...(from ? { from } : {}),
-          maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-        })) {
-          if (this.#stop.signal.aborted) break;
-          this.#offset = record.next.offset;
-          if (this.#checkpoint?.isDone(record.index)) {
-            this.#checkpoint.read(record.index, record.next);
-            continue;
-          }
-          this.#checkpoint?.read(record.index, record.next);
-          await sink.accept(record);
+        if (this.#checkpoint?.isFinished(object.id)) {
+          this.#finishedObjects += 1;
+          this.#bytesDone += object.size;
+          continue;
         }
-        if (!this.#stop.signal.aborted) this.#offset = this.#size;
-      } catch (error) {
-        if (!(error instanceof JsonArrayError)) throw error;
-        this.#halt('input-error', `${error.message} (records before it were processed; fix the file and rerun to continue)`);
+        await this.#readObject(object, sink);
+        await sink.finish();
+        if (this.#stop.signal.aborted) break;
+        this.#checkpoint?.finishObject();
+        this.#finishedObjects += 1;
+        this.#bytesDone += object.size;
+        this.#current = undefined;
       }
       await sink.finish();
     } finally {
@@ -275,23 +255,102 @@ class ReplayRun {
         this.#checkpoint.markEnd(this.#stoppedBy === 'end');
         this.#checkpoint.close();
       }
+      await setup.close();
       if (this.#rejectedFd !== undefined) closeSync(this.#rejectedFd);
       o.signal?.removeEventListener('abort', onSignal);
       o.abortSignal?.removeEventListener('abort', onSignal);
     }
-    const summary: ReplaySummary = {
+    const quota = this.#quota;
+    return {
       counts: { ...this.counts },
       stoppedBy: this.#stoppedBy,
       ...(this.#stopMessage === undefined ? {} : { message: this.#stopMessage }),
       elapsedMs: Date.now() - started,
-      format,
-      ...(this.#checkpoint ? { checkpointPath } : {}),
+      objects: { finished: this.#finishedObjects, total: this.#objects.length },
+      ...(quota ? { calls: { thisRun: quota.callsThisRun, today: quota.used, limit: quota.limit } } : {}),
+      ...(checkpointPath === undefined ? {} : { checkpointPath }),
       ...(this.#rejectedFd !== undefined ? { rejectedPath: this.#rejectedPath } : {}),
     };
-    return summary;
   }
 
-  #header(format: InputFormat, checkpointPath: string): string {
+  /** Records that failed in earlier runs, read again by byte range, first. */
+  async #retryEarlierFailures(sink: Sink): Promise<void> {
+    const byId = new Map(this.#objects.map((object) => [object.id, object]));
+    for (const entry of this.#checkpoint?.retry ?? []) {
+      if (this.#stop.signal.aborted) return;
+      const object = byId.get(entry.object);
+      if (object === undefined) continue; // not among this run's inputs: kept for a later run
+      let text: string;
+      try {
+        text = await readObjectRange(object, entry.start, entry.end);
+      } catch (error) {
+        this.#halt('input-error', `${entry.object}: ${(error as Error).message}`);
+        return;
+      }
+      await sink.accept({ ...entry, next: { index: entry.index + 1, offset: entry.end, line: entry.line }, text });
+    }
+  }
+
+  /** Streams one object's records (from where an earlier run stopped) into the sink. */
+  async #readObject(object: InputObject, sink: Sink): Promise<void> {
+    const o = this.#o;
+    let opened: Awaited<ReturnType<typeof openObject>> | undefined;
+    try {
+      opened = await openObject(object, this.#checkpoint?.resumeAt(object.id).offset ?? 0);
+      const from = this.#checkpoint?.begin(object, opened.format);
+      this.#current = opened;
+      if (this.#multi) this.#progress.log(`${object.id} (${opened.gzip ? 'gzip, ' : ''}${this.#formatName(opened.format)})`);
+      for await (const raw of splitRecords(opened.chunks, {
+        format: opened.format,
+        ...(from ? { from } : {}),
+        maxRecordBytes: o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      })) {
+        if (this.#stop.signal.aborted) break;
+        const record: InputRecord = { ...raw, object: object.id };
+        if (this.#checkpoint?.isDone(record.index)) {
+          this.#checkpoint.read(record.index, record.next);
+          continue;
+        }
+        this.#checkpoint?.read(record.index, record.next);
+        await sink.accept(record);
+      }
+    } catch (error) {
+      if (error instanceof CheckpointError) throw error;
+      const message = error instanceof JsonArrayError ? error.message : `${(error as Error).message}`;
+      const where = this.#multi && !message.includes(object.id) ? `${object.id}: ` : '';
+      this.#halt('input-error', `${where}${message} (records before it were processed; fix the input and rerun to continue)`);
+    } finally {
+      opened?.close();
+    }
+  }
+
+  #formatName(format: InputFormat): string {
+    return format === 'jsonl' ? 'JSON Lines' : 'JSON array';
+  }
+
+  #snapshot(): ProgressSnapshot {
+    const quota = this.#quota;
+    const bytes = this.#bytesDone + (this.#current?.rawBytes ?? 0);
+    const fraction = this.#bytesTotal > 0 ? Math.min(1, bytes / this.#bytesTotal) : undefined;
+    const done = this.counts.alreadyDone + this.#settledThisRun();
+    // Days left when the quota, not the rate, is the limit: calls per event so far × events left.
+    const settled = this.#settledThisRun();
+    const eventsLeft =
+      fraction === undefined || fraction <= 0 ? undefined : this.#total !== undefined ? this.#total - done : (done * (1 - fraction)) / fraction;
+    const quotaView = quota?.view(eventsLeft === undefined || settled === 0 ? undefined : eventsLeft * (quota.callsThisRun / settled));
+    return {
+      done,
+      ...(this.#total === undefined ? {} : { total: this.#total }),
+      ...(fraction === undefined ? {} : { fraction }),
+      doneThisRun: this.#settledThisRun(),
+      failures: this.counts.failed,
+      rejected: this.counts.rejected + this.counts.invalid,
+      counts: this.#countsForDisplay(),
+      ...(quotaView ? { quota: quotaView } : {}),
+    };
+  }
+
+  #header(checkpointPath: string | undefined): string {
     const o = this.#o;
     const target =
       o.target.kind === 'relay'
@@ -303,21 +362,28 @@ class ReplayRun {
       ? `, resuming: ${formatCount(this.#checkpoint.settledBefore)} already done`
       : '';
     const pacing = this.#dryRun ? '' : `, ${o.rate}/s, concurrency ${this.#pool.limit}`;
-    const checkpoint = this.#checkpoint ? `, checkpoint ${checkpointPath}` : '';
-    return `replay ${this.#file} (${format === 'jsonl' ? 'JSON Lines' : 'JSON array'}) → ${target}${pacing}${checkpoint}${resumed}`;
+    const checkpoint = checkpointPath ? `, checkpoint ${checkpointPath}` : '';
+    const only = this.#objects[0] as InputObject;
+    const what = this.#multi
+      ? `${formatCount(this.#objects.length)} objects (${formatCount(this.#bytesTotal)} bytes) from ${o.inputs.join(', ')}`
+      : `${only.path ?? only.id}`;
+    const quota = this.#quota ? `\n  quota: ${this.#quota.describe()}` : '';
+    const filter = o.filter && o.filter.description !== 'all events' ? `\n  only: ${o.filter.description}` : '';
+    const format = this.#setup.singleFormat === undefined ? '' : ` (${this.#formatName(this.#setup.singleFormat)})`;
+    return `replay ${what}${format} → ${target}${pacing}${checkpoint}${resumed}${quota}${filter}`;
   }
 
   #countsForDisplay(): Record<string, number> {
-    const { delivered, skipped, queued, planned, rejected, invalid } = this.counts;
-    return { delivered, skipped, queued, planned, rejected, invalid };
+    const { delivered, skipped, queued, planned, filtered, rejected, invalid } = this.counts;
+    return { delivered, skipped, queued, planned, filtered, rejected, invalid };
   }
 
   // ---- settling records ------------------------------------------------------------------
 
-  #report(record: Pick<RawRecord, 'line'>, message: string): void {
+  #report(record: Pick<InputRecord, 'line' | 'object'>, message: string): void {
     const max = this.#o.maxReports ?? 20;
     this.#reports += 1;
-    if (this.#reports <= max) this.#progress.log(`line ${record.line}: ${message}`);
+    if (this.#reports <= max) this.#progress.log(`${this.#multi ? `${record.object} ` : ''}line ${record.line}: ${message}`);
     else if (this.#reports === max + 1) {
       this.#progress.log(`… further problems are not printed${this.#dryRun ? '' : `; see ${this.#rejectedPath}`}`);
     }
@@ -325,21 +391,25 @@ class ReplayRun {
 
   #writeRejected(entry: Record<string, unknown>): void {
     if (this.#dryRun) return;
-    this.#rejectedFd ??= openSync(this.#rejectedPath, 'a');
+    this.#rejectedFd ??= openPrivate(this.#rejectedPath);
     writeSync(this.#rejectedFd, `${JSON.stringify({ ...entry, at: new Date().toISOString() })}\n`);
   }
 
-  #settle(record: RawRecord, outcome: DoneOutcome | 'planned'): void {
+  #settle(record: InputRecord, outcome: DoneOutcome | 'planned'): void {
     this.counts[outcome] += 1;
     if (outcome !== 'rejected' && outcome !== 'invalid') this.#consecutiveFailures = 0;
-    if (outcome !== 'planned') this.#checkpoint?.settle(record.index, outcome);
+    if (outcome !== 'planned') this.#checkpoint?.settle(record.object, record.index, outcome);
   }
 
-  #invalid(record: RawRecord, reason: Reason, raw?: unknown): void {
+  /** Where a record came from, in the rejected file (several objects: which one). */
+  #origin(record: InputRecord): Record<string, unknown> {
+    return { ...(this.#multi ? { object: record.object } : {}), line: record.line, index: record.index };
+  }
+
+  #invalid(record: InputRecord, reason: Reason, raw?: unknown): void {
     this.#report(record, `invalid: ${reason.message}`);
     this.#writeRejected({
-      line: record.line,
-      index: record.index,
+      ...this.#origin(record),
       outcome: 'invalid',
       reason,
       ...(raw !== undefined ? { event: raw } : record.text !== undefined ? { text: record.text.slice(0, MAX_REJECTED_TEXT) } : {}),
@@ -347,17 +417,21 @@ class ReplayRun {
     this.#settle(record, 'invalid');
   }
 
-  #rejected(record: RawRecord, reason: Reason, raw: unknown): void {
+  #rejected(record: InputRecord, reason: Reason, raw: unknown): void {
     this.#report(record, `rejected: ${reason.message}`);
-    this.#writeRejected({ line: record.line, index: record.index, outcome: 'rejected', reason, event: raw });
+    this.#writeRejected({ ...this.#origin(record), outcome: 'rejected', reason, event: raw });
     this.#settle(record, 'rejected');
   }
 
-  #failed(record: RawRecord, reason: Reason, options: { fatal?: boolean } = {}): void {
+  #failed(record: InputRecord, reason: Reason, options: { fatal?: boolean; quota?: QuotaSpentError } = {}): void {
     this.counts.failed += 1;
-    this.#report(record, `failed (retried by the next run): ${reason.message}`);
-    const entry: RetryEntry = { index: record.index, line: record.line, start: record.start, end: record.end };
+    const entry: RetryEntry = { object: record.object, index: record.index, line: record.line, start: record.start, end: record.end };
     this.#checkpoint?.fail(entry);
+    if (options.quota) {
+      this.#quotaSpent(options.quota.resumesAt);
+      return;
+    }
+    this.#report(record, `failed (retried by the next run): ${reason.message}`);
     if (options.fatal) {
       this.#halt('target-refused', reason.message);
       return;
@@ -368,8 +442,27 @@ class ReplayRun {
     }
   }
 
-  /** JSON → event → (Gainsight mode) plan; an invalid record is settled here. */
-  #prepare(record: RawRecord): Prepared | undefined {
+  /** The day's share is spent and the run does not wait: it stops, saying when to rerun. */
+  #quotaSpent(resumesAt: number): void {
+    const quota = this.#quota as DailyQuota;
+    this.#halt(
+      'quota-spent',
+      `today's share of Gainsight calls is spent (${formatCount(Math.min(quota.limit, quota.committed))}/${formatCount(quota.limit)}, --no-wait); ` +
+        `rerun the same command after ${new Date(resumesAt).toISOString().replace('.000Z', 'Z')} to continue`,
+    );
+  }
+
+  /** Reserves an event's (or batch's) calls in the day's share; false when the run stops instead. */
+  async #admit(calls: number): Promise<boolean> {
+    const quota = this.#quota;
+    if (quota === undefined || calls === 0) return true;
+    if (await quota.admit(calls, this.#stop.signal)) return true;
+    if (!this.#stop.signal.aborted) this.#quotaSpent(quota.renewsAt);
+    return false;
+  }
+
+  /** JSON → event → filter → (Gainsight mode) plan; an invalid or filtered record is settled here. */
+  #prepare(record: InputRecord): Prepared | undefined {
     if (record.text === undefined) {
       this.#invalid(record, {
         code: 'record_too_large',
@@ -386,6 +479,10 @@ class ReplayRun {
     }
     try {
       const event = parseEvent(raw);
+      if (this.#o.filter && !this.#o.filter.accepts(event)) {
+        this.#settle(record, 'filtered');
+        return undefined;
+      }
       const target = this.#o.target;
       const plan = target.kind === 'gainsight' ? planEvent(event, mappingContextOf(target.config)) : undefined;
       const userKey = plan?.userId ?? resolveUserId(event) ?? `#${record.index}`;
@@ -399,7 +496,7 @@ class ReplayRun {
 
   // ---- sinks -----------------------------------------------------------------------------
 
-  #sink(): { accept(record: RawRecord): Promise<void>; finish(): Promise<void> } {
+  #sink(): Sink {
     const target = this.#o.target;
     if (target.kind === 'relay') return this.#relaySink(target);
     if (target.config.dryRun) return this.#dryRunSink(target.config);
@@ -410,12 +507,12 @@ class ReplayRun {
     const stdout = this.#o.stdout;
     const deps = buildPipeline(config, { budgetMs: this.#o.budgetMs }).deps(Number.POSITIVE_INFINITY);
     return {
-      accept: async (record: RawRecord) => {
+      accept: async (record: InputRecord) => {
         const prepared = this.#prepare(record);
         if (!prepared || !prepared.plan) return;
         const outcome = await runPlan(prepared.event, prepared.plan, deps);
         if (!outcome.ok) return;
-        const line = `${JSON.stringify({ line: record.line, index: record.index, ...outcome.result })}\n`;
+        const line = `${JSON.stringify({ ...this.#origin(record), ...outcome.result })}\n`;
         this.#settle(record, outcome.result.status === 'skipped' ? 'skipped' : 'planned');
         if (!stdout.write(line)) await new Promise<void>((done) => stdout.once('drain', done));
       },
@@ -426,8 +523,16 @@ class ReplayRun {
   #gainsightSink(config: CliConfig) {
     const o = this.#o;
     const hard = o.abortSignal;
-    // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.
-    const pipeline = buildPipeline(config, { budgetMs: o.budgetMs, pace: () => this.#limiter.take(1, hard) });
+    const quota = this.#quota;
+    // A wait for the next day ends on the first Ctrl-C too.
+    const waitSignal = hard ? AbortSignal.any([this.#stop.signal, hard]) : this.#stop.signal;
+    // Every attempt, retries included, is counted against the day's share and waits for its
+    // turn: --daily-quota × --quota-share and --rate cap what Gainsight sees.
+    const pace = async (): Promise<void> => {
+      await quota?.spend(waitSignal);
+      await this.#limiter.take(1, hard);
+    };
+    const pipeline = buildPipeline(config, { budgetMs: o.budgetMs, pace });
     const settleOutcome = (prepared: Prepared, outcome: EventOutcome): void => {
       const { record } = prepared;
       if (outcome.ok) {
@@ -435,18 +540,27 @@ class ReplayRun {
       } else if (!outcome.error.retryable) {
         this.#rejected(record, reasonOf(outcome.error), prepared.raw);
       } else {
-        this.#failed(record, reasonOf(outcome.error), { fatal: outcome.error instanceof KeyRefusedError });
+        const spent = outcome.error.cause instanceof QuotaSpentError ? outcome.error.cause : undefined;
+        this.#failed(record, reasonOf(outcome.error), { fatal: outcome.error instanceof KeyRefusedError, ...(spent ? { quota: spent } : {}) });
       }
     };
     return {
-      accept: async (record: RawRecord) => {
+      accept: async (record: InputRecord) => {
         const prepared = this.#prepare(record);
         if (!prepared || !prepared.plan) return;
         const plan = prepared.plan;
+        const calls = planCalls(plan);
+        if (!(await this.#admit(calls))) return;
         await this.#pool.add(() =>
           this.#lanes.run([prepared.userKey], async () => {
-            const outcome = await runPlan(prepared.event, plan, pipeline.deps(Date.now() + o.budgetMs, hard));
-            settleOutcome(prepared, outcome);
+            let attempts = 0;
+            try {
+              const outcome = await runPlan(prepared.event, plan, pipeline.deps(Date.now() + o.budgetMs, hard));
+              attempts = outcome.ok ? (outcome.result.status === 'delivered' ? outcome.result.attempts : 0) : outcome.attempts;
+              settleOutcome(prepared, outcome);
+            } finally {
+              quota?.release(Math.max(0, calls - attempts));
+            }
           }),
         );
       },
@@ -470,9 +584,12 @@ class ReplayRun {
 
     const post = async (items: (RelayItem & { prepared: Prepared })[]): Promise<void> => {
       const keys = [...new Set(items.map((item) => item.prepared.userKey))];
+      const calls = items.reduce((sum, item) => sum + RELAY_CALLS[item.prepared.event.type], 0);
+      if (!(await this.#admit(calls))) return;
       await this.#pool.add(() =>
         this.#lanes.run(keys, async () => {
-          const outcomes = await poster.post(items);
+          // The relay does not say how many calls it made: its most, as reserved, count.
+          const outcomes = await poster.post(items).finally(() => this.#quota?.count(calls));
           items.forEach((item, index) => {
             const outcome = outcomes[index];
             const record = item.prepared.record;
@@ -492,7 +609,7 @@ class ReplayRun {
       await post(items);
     };
     return {
-      accept: async (record: RawRecord) => {
+      accept: async (record: InputRecord) => {
         const prepared = this.#prepare(record);
         if (!prepared) return;
         batch.push({ raw: prepared.raw, prepared });
@@ -506,43 +623,4 @@ class ReplayRun {
       },
     };
   }
-}
-
-/** The final summary, one outcome per line. */
-export function formatSummary(summary: ReplaySummary): string {
-  const c = summary.counts;
-  const rows: [string, number, string][] = [
-    ['delivered', c.delivered, ''],
-    ['skipped', c.skipped, 'page/screen with pageEvents off, alias'],
-    ['queued', c.queued, 'parked by the relay; its redrive delivers them'],
-    ['planned', c.planned, 'dry run: requests printed, nothing sent'],
-    ['rejected', c.rejected, 'refused for good; see the rejected file'],
-    ['invalid', c.invalid, 'not JSON or not a valid event; see the rejected file'],
-    ['failed', c.failed, 'still failing after retries; rerun to try again'],
-    ['already done', c.alreadyDone, 'settled by an earlier run, not sent again'],
-  ];
-  const width = Math.max(...rows.map(([, value]) => formatCount(value).length));
-  const lines = rows
-    .filter(
-      ([name, value]) =>
-        value > 0 || (name === 'delivered' && c.planned === 0) || (name === 'failed' && summary.stoppedBy !== 'end'),
-    )
-    .map(([name, value, note]) => {
-      const shown = summary.rejectedPath || !note.includes('rejected file') ? note : note.replace(/; see the rejected file$/, '');
-      return `  ${`${name}:`.padEnd(14)}${formatCount(value).padStart(width)}${value > 0 && shown ? `  (${shown})` : ''}`;
-    });
-  const seconds = (summary.elapsedMs / 1000).toFixed(1);
-  const head =
-    summary.stoppedBy === 'end'
-      ? `replay finished in ${seconds}s`
-      : `replay stopped after ${seconds}s: ${summary.message ?? summary.stoppedBy}`;
-  const files = [
-    summary.rejectedPath ? `rejected events: ${summary.rejectedPath}` : undefined,
-    summary.checkpointPath
-      ? summary.stoppedBy === 'end' && c.failed === 0
-        ? `checkpoint: ${summary.checkpointPath} (complete; a rerun sends nothing again)`
-        : `checkpoint: ${summary.checkpointPath} (rerun the same command to continue)`
-      : undefined,
-  ].filter((line): line is string => line !== undefined);
-  return [head, ...lines, ...files].join('\n');
 }

@@ -91,19 +91,26 @@ export function splitSecrets(value: unknown): string[] {
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
+ * True for an `https://` URL, or an `http://` one on a loopback host (local fakes and tests):
+ * where a key or a secret may be sent. The relay's base URL and the CLI's `--url` both ask here.
+ */
+export function isHttpsOrLoopback(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname));
+}
+
+/**
  * The Gainsight base URL: the data center's, or `GAINSIGHT_PX_BASE_URL`, which must be `https://`
  * except on a loopback host (local fakes and tests), so the API key never travels in clear text.
  */
 function checkedBaseUrl(settings: Settings, override: string | undefined): string {
   const url = baseUrlFor(settings.dataCenter, override);
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  const allowed = parsed !== undefined && (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname)));
-  if (!allowed) {
+  if (!isHttpsOrLoopback(url)) {
     throw new ConfigurationError('GAINSIGHT_PX_BASE_URL must be an https:// URL (http:// only for a loopback host)');
   }
   return url;

@@ -17,7 +17,7 @@ import { UnavailableError } from '../errors.ts';
  * loaded on first use, so a relay without a queue never pays for it at cold start.
  */
 
-type SqsModule = {
+export type SqsModule = {
   SQSClient: typeof SQSClient;
   SendMessageCommand: typeof SendMessageCommand;
   SendMessageBatchCommand: typeof SendMessageBatchCommand;
@@ -99,7 +99,8 @@ export class Queue {
   }
 
   /** Runs one SQS call; any failure becomes a retryable 503 (nothing was acknowledged). */
-  async #call<T>(what: string, run: (module: SqsModule, client: SQSClient) => Promise<T>): Promise<T> {
+  /** One SQS call; any failure becomes an UnavailableError `queue_unavailable` naming the call. */
+  protected async call<T>(what: string, run: (module: SqsModule, client: SQSClient) => Promise<T>): Promise<T> {
     try {
       const { module, client } = await sqs();
       return await run(module, client);
@@ -110,7 +111,7 @@ export class Queue {
 
   /** Sends one message; resolves once SQS has stored it, with its MessageId. */
   async send(body: string, signal?: AbortSignal, ordering?: Ordering): Promise<string | undefined> {
-    const answer = await this.#call('SendMessage', (module, client) =>
+    const answer = await this.call('SendMessage', (module, client) =>
       client.send(
         new module.SendMessageCommand({ QueueUrl: this.url, MessageBody: body, ...this.#fifoFields(ordering) }),
         signal ? { abortSignal: signal } : {},
@@ -130,7 +131,7 @@ export class Queue {
     for (let start = 0; start < messages.length; start += 10) {
       const chunk = messages.slice(start, start + 10);
       try {
-        const answer = await this.#call('SendMessageBatch', (module, client) =>
+        const answer = await this.call('SendMessageBatch', (module, client) =>
           client.send(
             new module.SendMessageBatchCommand({
               QueueUrl: this.url,
@@ -154,7 +155,7 @@ export class Queue {
    * does not poll) and hidden for the queue's visibility timeout.
    */
   async receive(max: number, signal?: AbortSignal, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
-    const answer = await this.#call('ReceiveMessage', (module, client) =>
+    const answer = await this.call('ReceiveMessage', (module, client) =>
       client.send(
         new module.ReceiveMessageCommand({
           QueueUrl: this.url,
@@ -183,14 +184,14 @@ export class Queue {
   }
 
   async delete(receiptHandle: string): Promise<void> {
-    await this.#call('DeleteMessage', (module, client) =>
+    await this.call('DeleteMessage', (module, client) =>
       client.send(new module.DeleteMessageCommand({ QueueUrl: this.url, ReceiptHandle: receiptHandle })),
     );
   }
 
   /** Hides a message for `seconds` more (backing off a message that keeps failing). */
   async hide(receiptHandle: string, seconds: number): Promise<void> {
-    await this.#call('ChangeMessageVisibility', (module, client) =>
+    await this.call('ChangeMessageVisibility', (module, client) =>
       client.send(
         new module.ChangeMessageVisibilityCommand({
           QueueUrl: this.url,
@@ -201,54 +202,6 @@ export class Queue {
     );
   }
 
-  /**
-   * Makes received messages visible again at once, ten per ChangeMessageVisibilityBatch call.
-   * A message whose handle is no longer current (visible again already, received again,
-   * deleted) fails on its own and is left as it is.
-   *
-   * @returns how many were released.
-   */
-  async releaseAll(receiptHandles: readonly string[]): Promise<number> {
-    return this.#batches('ChangeMessageVisibilityBatch', receiptHandles, (module, entries) =>
-      new module.ChangeMessageVisibilityBatchCommand({ QueueUrl: this.url, Entries: entries.map((entry) => ({ ...entry, VisibilityTimeout: 0 })) }),
-    );
-  }
-
-  /** Deletes received messages, ten per DeleteMessageBatch call; returns how many were deleted. */
-  async deleteAll(receiptHandles: readonly string[]): Promise<number> {
-    return this.#batches('DeleteMessageBatch', receiptHandles, (module, entries) =>
-      new module.DeleteMessageBatchCommand({ QueueUrl: this.url, Entries: entries }),
-    );
-  }
-
-  /** One batch call per ten handles, one after another; counts the entries SQS says succeeded. */
-  async #batches(
-    what: string,
-    receiptHandles: readonly string[],
-    command: (module: SqsModule, entries: { Id: string; ReceiptHandle: string }[]) => ChangeMessageVisibilityBatchCommand | DeleteMessageBatchCommand,
-  ): Promise<number> {
-    let done = 0;
-    for (let start = 0; start < receiptHandles.length; start += 10) {
-      const entries = receiptHandles.slice(start, start + 10).map((handle, index) => ({ Id: String(index), ReceiptHandle: handle }));
-      // Both batch commands answer { Successful, Failed }: the client's overloads need one type.
-      const answer = await this.#call(what, (module, client) => client.send(command(module, entries) as DeleteMessageBatchCommand));
-      done += answer.Successful?.length ?? 0;
-    }
-    return done;
-  }
-
-  /** SQS's approximate count of visible messages, or undefined when it cannot say. */
-  async depth(): Promise<number | undefined> {
-    try {
-      const answer = await this.#call('GetQueueAttributes', (module, client) =>
-        client.send(new module.GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: ['ApproximateNumberOfMessages'] })),
-      );
-      const count = Number(answer.Attributes?.ApproximateNumberOfMessages);
-      return Number.isInteger(count) && count >= 0 ? count : undefined;
-    } catch {
-      return undefined;
-    }
-  }
 }
 
 const visibility = (seconds: number): number => Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.round(seconds)));

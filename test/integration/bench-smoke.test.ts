@@ -186,3 +186,15 @@ describe('npm run bench:drain -- --smoke', () => {
     });
   }, 90_000);
 });
+
+describe('npm run bench:backfill, small', () => {
+  it('generates gzipped objects on the loopback fake S3 and dry-runs every event through the CLI', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bench', 'backfill.mjs'), '--events', '3000', '--objects', '6', '--s3'], {
+      cwd: root,
+    });
+    expect(stdout).toContain('generated 3,000 events in 6 gzipped objects');
+    expect(stdout).toContain('source loopback fake S3');
+    expect(stdout).toMatch(/dry run: exit 0, 3,000 events settled in [\d.]+ s = [\d,]+ events\/s/);
+    expect(stdout).toMatch(/peak RSS \d+ MB \(target < 200 MB\)/);
+  }, 60_000);
+});

@@ -48,10 +48,10 @@ async function serve(answer: (body: unknown[], req: IncomingMessage) => Promise<
 
 async function replayTo(url: string, file: string, extra: string[] = []) {
   const stderr = new Collector();
-  const code = await main(['replay', file, '--url', url, '--secret', SECRET, '--rate', '200', ...extra], {
+  const code = await main(['replay', file, '--url', url, '--rate', '200', ...extra], {
     stdout: new Collector(),
     stderr,
-    env: {},
+    env: { WEBHOOK_SECRET: SECRET },
   });
   return { code, stderr: stderr.text };
 }
@@ -101,13 +101,13 @@ describe('replay --url, against the real handler', () => {
   it('stops when the relay refuses the secret, sending nothing more', async () => {
     const file = writeJsonLines(join(tmp.dir, 'secret.jsonl'), Array.from({ length: 30 }, (_, i) => trackEvent(i)));
     const stderr = new Collector();
-    const code = await main(['replay', file, '--url', relay.url, '--secret', 'wrong', '--batch-size', '10', '--concurrency', '1'], {
+    const code = await main(['replay', file, '--url', relay.url, '--batch-size', '10', '--concurrency', '1'], {
       stdout: new Collector(),
       stderr,
-      env: {},
+      env: { WEBHOOK_SECRET: 'wrong' },
     });
     expect(code).toBe(1);
-    expect(stderr.text).toMatch(/replay stopped after [\d.]+s: the relay refused the webhook secret \(check --secret\): the relay answered 401/);
+    expect(stderr.text).toMatch(/replay stopped after [\d.]+s: the relay refused the webhook secret \(check WEBHOOK_SECRET or --secret-file\): the relay answered 401/);
     expect(px.requests).toHaveLength(0);
   });
 });

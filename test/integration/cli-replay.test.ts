@@ -44,7 +44,7 @@ async function fastReplay(file: string, extra: Partial<Parameters<typeof replay>
   const config: CliConfig = await loadCliConfig({ env: env() });
   const stderr = new Collector();
   const summary = await replay({
-    file,
+    inputs: [file],
     target: { kind: 'gainsight', config },
     rate: 100_000,
     concurrency: 32,
@@ -97,7 +97,7 @@ describe('replaying a file', () => {
       });
     }
     const checkpoint = JSON.parse(readFileSync(`${file}.checkpoint.json`, 'utf8'));
-    expect(checkpoint).toMatchObject({ complete: true, next: { index: 10_000 }, done: [], retry: [] });
+    expect(checkpoint).toMatchObject({ complete: true, objects: { [file]: { finished: true, records: 10_000 } }, retry: [] });
   });
 
   it('keeps one user’s events in file order while users run in parallel', async () => {
@@ -123,7 +123,7 @@ describe('replaying a file', () => {
     expect(result.ms).toBeLessThan(4000);
     const progress = result.stderr.split('\n').filter((line) => line.startsWith('replay: '));
     expect(progress.length).toBeGreaterThanOrEqual(3);
-    expect(progress[1]).toMatch(/^replay: \d+\/200 events \(\d+%\), \d+\.\d\/s, ETA \S+, failed 0, delivered \d+$/);
+    expect(progress[1]).toMatch(/^replay: \d+\/200 events \(\d+%\), \d+\.\d\/s, calls today \d+\/500000, ETA \S+, failed 0, delivered \d+$/);
     expect(result.stderr).not.toContain('\r');
     expect(result.stderr).toMatch(/replay finished in \d+\.\ds\n {2}delivered: +200\n/);
   });
@@ -133,7 +133,7 @@ describe('replaying a file', () => {
     const result = await run(['replay', file, '--rate', '50'], { isTTY: true });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('\r\x1b[2Kreplay [');
-    expect(result.stderr).toMatch(/\r\x1b\[2Kreplay \[█+\] 100% 30\/30 events · [\d.]+\/s · ETA 0s · 0 failed\n/);
+    expect(result.stderr).toMatch(/\r\x1b\[2Kreplay \[█+\] 100% 30\/30 events · [\d.]+\/s · calls today 30\/500,000 · ETA 0s · 0 failed\n/);
   });
 
   it('refuses a rate above Gainsight’s 200/s, with exit code 2', async () => {
@@ -231,7 +231,8 @@ describe('resuming', () => {
     expect(first.summary.counts.delivered).toBe(sentFirst);
     const checkpoint = JSON.parse(readFileSync(`${file}.checkpoint.json`, 'utf8'));
     expect(checkpoint.complete).toBe(false);
-    expect(checkpoint.next.index + checkpoint.done.length).toBe(sentFirst);
+    const progress = checkpoint.objects[file];
+    expect(progress.next.index + progress.done.length).toBe(sentFirst);
 
     const second = await fastReplay(file, { rate: 2000, concurrency: 8 });
 

@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from '../support/fake-sqs.ts';
+import { type FakeS3, startFakeS3 } from '../support/fake-s3.ts';
 import { type FakeSsm, startFakeSsm } from '../support/fake-ssm.ts';
 import { type HttpAdapter, startHttpAdapter } from '../support/http-adapter.ts';
 import { loadHandler } from '../support/lambda.ts';
@@ -26,7 +28,7 @@ const AWS_MARK = '# needs an AWS account';
 /** What only an AWS account can run: the mark is allowed on these and required on them. */
 const NEEDS_AWS = /^(aws |npm run deploy(?! -- --stage local$)|npx sls (invoke|remove|logs|deploy))|amazonaws\.com/;
 /** Run by .ci/run, word for word. */
-const CI_STEPS = ['npm ci', 'npm test', 'npm run typecheck', 'npm run package -- --stage prod', 'bash .ci/run'];
+const CI_STEPS = ['npm ci', 'npm test', 'npm run typecheck', 'npm run package -- --stage prod', 'npm run bench:backfill -- --events 20000 --objects 20', 'bash .ci/run'];
 /** Run word for word by a test (the test file holds the command's arguments). */
 const TESTED_ELSEWHERE: Record<string, [string, string]> = {
   'npm run bench -- --smoke': ['test/integration/bench-smoke.test.ts', "'--smoke'"],
@@ -34,7 +36,7 @@ const TESTED_ELSEWHERE: Record<string, [string, string]> = {
   'npm run bench:drain -- --smoke': ['test/integration/bench-smoke.test.ts', "'drain.mjs'), '--smoke'"],
 };
 const START = /^((?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*)npm start$/;
-const RUN_HERE = /^(?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*(curl -s .*http:\/\/127\.0\.0\.1:3000|(npx )?gainsight-px-relay |npm run docs:settings$|npm run deploy -- --stage local$)/;
+const RUN_HERE = /^(?:[A-Z_]+=("[^"]*"|'[^']*'|\S+) )*(curl -s .*http:\/\/127\.0\.0\.1:3000|(npx )?gainsight-px-relay |umask 0\d\d$|printf '%s\\n' "\$\w+" > [\w.-]+$|npm run docs:settings$|npm run deploy -- --stage local$)/;
 
 interface DocCommand {
   file: string;
@@ -169,6 +171,7 @@ const EXPORT_LINES = [
 let px: FakeGainsight;
 let ssm: FakeSsm;
 let sqs: FakeSqs;
+let s3: FakeS3;
 let relay: HttpAdapter;
 let shims: string;
 let values: Record<string, string>;
@@ -254,6 +257,20 @@ beforeAll(async () => {
   px = await startFakeGainsight();
   ssm = await startFakeSsm();
   sqs = await startFakeSqs();
+  s3 = await startFakeS3({ pageSize: 2 });
+  // An archive as RudderStack's S3 destination writes it: gzipped JSON Lines per source and day.
+  const day = (date: string, index: number) =>
+    [
+      { type: 'identify', messageId: `s3-${date}-${index}-i`, userId: `archived-${index}`, traits: { email: `a${index}@example.com` }, timestamp: `${date}T08:00:00Z` },
+      { type: 'track', messageId: `s3-${date}-${index}-t`, userId: `archived-${index}`, event: 'Dashboard Viewed', timestamp: `${date}T08:05:00Z` },
+      { type: 'page', messageId: `s3-${date}-${index}-p`, userId: `archived-${index}`, name: 'Home', timestamp: `${date}T08:06:00Z` },
+    ]
+      .map((event) => JSON.stringify(event))
+      .join('\n');
+  for (const [index, date] of ['2024-05-01', '2024-05-02', '2024-06-03'].entries()) {
+    s3.put('acme-cdp-archive', `rudderstack/src-web/${date}/part-0.json.gz`, gzipSync(`${day(date, index)}\n`));
+  }
+  s3.put('acme-cdp-archive', 'rudderstack/src-web/2024-05-02/part-1.json', `${day('2024-05-02', 9)}\n`);
   for (const stage of ['prod']) {
     ssm.setParameter(`/gainsight-px-relay/${stage}/api-key`, px.apiKey, 'SecureString');
     ssm.setParameter(`/gainsight-px-relay/${stage}/product-key`, 'AP-DOCS-2');
@@ -297,12 +314,13 @@ beforeAll(async () => {
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     AWS_ENDPOINT_URL_SSM: ssm.endpoint,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
   };
 }, 60_000);
 
 afterAll(async () => {
   await stopServer();
-  await Promise.all([px?.close(), ssm?.close(), sqs?.close(), relay?.close()]);
+  await Promise.all([px?.close(), ssm?.close(), sqs?.close(), s3?.close(), relay?.close()]);
   if (shims) rmSync(shims, { recursive: true, force: true });
 });
 
@@ -310,30 +328,37 @@ for (const file of DOC_FILES) {
   const runnable = docCommands(file).filter((command) => partsOf(command).some((part) => ['start', 'run'].includes(kindOf(part, command.text))));
   if (runnable.length === 0) continue;
   describe(`${file}, run against loopback fakes`, () => {
-    afterAll(stopServer);
+    // One folder per sh block: its commands are one session (a file written by one, read by the next).
+    const folders = new Map<number, string>();
+    const folderOf = (block: number): string => {
+      if (!folders.has(block)) folders.set(block, workFolder());
+      return folders.get(block) as string;
+    };
+    afterAll(async () => {
+      await stopServer();
+      for (const folder of folders.values()) rmSync(folder, { recursive: true, force: true });
+    });
     for (const command of runnable) {
       it(`${command.text.slice(0, 110)}`, async () => {
-        for (const part of partsOf(command)) {
-          const kind = kindOf(part, command.text);
+        const parts = partsOf(command);
+        const starts = parts.some((part) => kindOf(part, command.text) === 'start');
+        // `npm ci && npm start`: CI runs the first part, the test the second; other lines run whole.
+        for (const part of starts ? parts : [withoutComment(command.text)]) {
+          const kind = starts ? kindOf(part, command.text) : 'run';
           if (kind === 'start') {
             await startServer(part);
           } else if (kind === 'run') {
             const text = server ? part.replaceAll('http://127.0.0.1:3000', server.url) : part;
             expect(text.includes('127.0.0.1:3000'), 'npm start runs before the curl commands of its page').toBe(false);
-            const folder = workFolder();
-            try {
-              const result = await run(text, text.startsWith('npm ') ? root : folder);
-              // A command shown as refused must be refused, with what the docs quote of its message.
-              const refused = /^refused: "([^"…]*)/.exec(command.text.replace(/^[^#]*#\s*/, ''))?.[1];
-              if (refused === undefined) expect(result.status, `exit status; stderr:\n${result.stderr}`).toBe(0);
-              else {
-                expect(result.status).not.toBe(0);
-                expect(result.stderr).toContain(refused.trim());
-              }
-              expectShown(command.shows, result.stdout);
-            } finally {
-              rmSync(folder, { recursive: true, force: true });
+            const result = await run(text, text.startsWith('npm ') ? root : folderOf(command.block));
+            // A command shown as refused must be refused, with what the docs quote of its message.
+            const refused = /^refused: "([^"…]*)/.exec(command.text.replace(/^[^#]*#\s*/, ''))?.[1];
+            if (refused === undefined) expect(result.status, `exit status; stderr:\n${result.stderr}`).toBe(0);
+            else {
+              expect(result.status).not.toBe(0);
+              expect(result.stderr).toContain(refused.trim());
             }
+            expectShown(command.shows, result.stdout);
           }
         }
       }, 90_000);
