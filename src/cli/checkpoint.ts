@@ -146,7 +146,10 @@ export class Checkpoint {
    */
   static open(path: string, run: string, options: { restart?: boolean } = {}): Checkpoint {
     const journalPath = `${path}.journal`;
+    let carried: QuotaState | undefined;
     if (options.restart) {
+      // Starting over does not give back the calls already made today: they stay counted.
+      carried = Checkpoint.#quotaOf(path);
       rmSync(path, { force: true });
       rmSync(journalPath, { force: true });
     }
@@ -175,10 +178,31 @@ export class Checkpoint {
       }
     }
     const checkpoint = new Checkpoint(path, run, saved);
+    if (carried) checkpoint.#savedQuota = carried;
     checkpoint.#replayJournal();
     checkpoint.#settledBefore = OUTCOMES.reduce((sum, outcome) => sum + checkpoint.totals[outcome], 0);
     checkpoint.flush();
     return checkpoint;
+  }
+
+  /** The day's calls a checkpoint on disk holds (snapshot, then journal), whatever run wrote it. */
+  static #quotaOf(path: string): QuotaState | undefined {
+    let quota: QuotaState | undefined;
+    try {
+      const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<CheckpointFile>;
+      if (saved.quota && typeof saved.quota.day === 'string' && typeof saved.quota.calls === 'number') quota = saved.quota;
+    } catch {
+      // none, or unreadable: nothing carried from the snapshot
+    }
+    try {
+      for (const line of readFileSync(`${path}.journal`, 'utf8').split('\n')) {
+        const q = (JSON.parse(line || 'null') as { q?: unknown } | null)?.q;
+        if (Array.isArray(q) && typeof q[0] === 'string' && typeof q[1] === 'number') quota = { day: q[0], calls: q[1] };
+      }
+    } catch {
+      // no journal, or a line cut short by a crash: what was read stands
+    }
+    return quota;
   }
 
   /** The day's calls as saved by earlier runs (snapshot or journal). */
@@ -257,6 +281,10 @@ export class Checkpoint {
       } catch {
         continue; // a line cut short by a crash: that record was not acknowledged
       }
+      const quota = entry.q as [unknown, unknown] | undefined;
+      if (Array.isArray(quota) && typeof quota[0] === 'string' && typeof quota[1] === 'number') {
+        this.#savedQuota = { day: quota[0], calls: quota[1] };
+      }
       if (typeof entry.f !== 'string' || typeof entry.i !== 'number' || !(OUTCOMES as readonly unknown[]).includes(entry.o)) continue;
       const object = this.#objects.get(entry.f);
       if (object && !object.finished && !this.#retry.has(retryKey(entry.f, entry.i))) {
@@ -268,10 +296,6 @@ export class Checkpoint {
         }
       } else if (this.#retry.delete(retryKey(entry.f, entry.i))) {
         this.totals[entry.o as DoneOutcome] += 1;
-      }
-      const quota = entry.q as [unknown, unknown] | undefined;
-      if (Array.isArray(quota) && typeof quota[0] === 'string' && typeof quota[1] === 'number') {
-        this.#savedQuota = { day: quota[0], calls: quota[1] };
       }
     }
   }
@@ -310,6 +334,17 @@ export class Checkpoint {
     const quota = this.#quotaSource?.();
     writeSync(this.#journal, `${JSON.stringify({ f: object, i: index, o: outcome, ...(quota ? { q: [quota.day, quota.calls] } : {}) })}\n`);
     this.#advance();
+  }
+
+  /**
+   * Journals the day's calls as they are counted (a call of a failing or unfinished event, a
+   * retry), so that a killed run's calls still count against the share when the next run starts.
+   */
+  noteQuota(): void {
+    const quota = this.#quotaSource?.();
+    if (quota === undefined) return;
+    this.#journal ??= openPrivate(this.journalPath);
+    writeSync(this.#journal, `${JSON.stringify({ q: [quota.day, quota.calls] })}\n`);
   }
 
   /** Records a retryable failure: the next run tries this record again. */

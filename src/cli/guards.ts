@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { ResolvedInputs } from './sources.ts';
 import { UsageError } from './options.ts';
@@ -9,13 +9,24 @@ import { UsageError } from './options.ts';
  * is never a command-line value (visible to every user in the process list).
  */
 
-/** The canonical path of a file that may not exist yet (its folder's real path + its name). */
-function canonical(path: string): string {
+/**
+ * The canonical path of a file that may not exist yet: its real path; for a symbolic link to a
+ * file not there yet, where the link points; else its folder's real path + its name.
+ */
+function canonical(path: string, depth = 0): string {
   const absolute = resolve(path);
   if (existsSync(absolute)) return realpathSync(absolute);
+  const link = lstatSync(absolute, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink() && depth < 16) return canonical(resolve(dirname(absolute), readlinkSync(absolute)), depth + 1);
   const folder = dirname(absolute);
   return join(existsSync(folder) ? realpathSync(folder) : folder, basename(absolute));
 }
+
+/** Device and inode of an existing file: one file under two names (a hard link) is one identity. */
+const identity = (path: string): string | undefined => {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  return stat === undefined ? undefined : `${stat.dev}:${stat.ino}`;
+};
 
 const inside = (folder: string, path: string): boolean => {
   const rel = relative(folder, path);
@@ -30,7 +41,12 @@ const inside = (folder: string, path: string): boolean => {
  */
 export function checkOutputPaths(inputs: ResolvedInputs, outputs: { checkpoint?: string; rejected?: string }): void {
   const files = new Map<string, string>();
-  for (const object of inputs.objects) if (object.path) files.set(canonical(object.path), object.path);
+  for (const object of inputs.objects) {
+    if (!object.path) continue;
+    files.set(canonical(object.path), object.path);
+    const id = identity(object.path);
+    if (id !== undefined) files.set(id, object.path);
+  }
   const folders = inputs.localRoots.filter((root) => root.directory).map((root) => canonical(root.path));
   const written: [string, string][] = [];
   if (outputs.checkpoint !== undefined) {
@@ -41,7 +57,7 @@ export function checkOutputPaths(inputs: ResolvedInputs, outputs: { checkpoint?:
   if (outputs.rejected !== undefined) written.push(['--rejected', outputs.rejected]);
   for (const [option, path] of written) {
     const target = canonical(path);
-    const input = files.get(target);
+    const input = files.get(target) ?? files.get(identity(path) ?? '');
     if (input !== undefined) {
       throw new UsageError(`${option} ${path} is an input file: replay would overwrite the events it reads. Choose another path`);
     }
@@ -52,7 +68,9 @@ export function checkOutputPaths(inputs: ResolvedInputs, outputs: { checkpoint?:
   }
   if (outputs.checkpoint !== undefined && outputs.rejected !== undefined) {
     const rejected = canonical(outputs.rejected);
-    if ([outputs.checkpoint, `${outputs.checkpoint}.journal`, `${outputs.checkpoint}.lock`].some((path) => canonical(path) === rejected)) {
+    const rejectedId = identity(outputs.rejected);
+    const own = [outputs.checkpoint, `${outputs.checkpoint}.journal`, `${outputs.checkpoint}.lock`];
+    if (own.some((path) => canonical(path) === rejected || (rejectedId !== undefined && identity(path) === rejectedId))) {
       throw new UsageError(`--rejected ${outputs.rejected} is the checkpoint's own file: give them different paths`);
     }
   }

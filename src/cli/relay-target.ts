@@ -38,6 +38,8 @@ export interface RelayPosterOptions {
   /** Longest wait for one answer (API Gateway gives up at 30 s). */
   requestTimeoutMs?: number;
   fetch?: typeof globalThis.fetch;
+  /** Called before events are posted again (the relay answered 429/503 or could not be reached). */
+  onResend?: (items: readonly RelayItem[]) => void;
 }
 
 /** `https://x/` or `https://x/prod` → `https://x/events`, `https://x/prod/events`; `.../events` stays. */
@@ -153,6 +155,7 @@ export class RelayPoster {
         }
         await sleep(wait, this.#o.signal);
         group = retry;
+        this.#o.onResend?.(group);
       }
     }
     return items.map(

@@ -530,6 +530,7 @@ class ReplayRun {
     // turn: --daily-quota × --quota-share and --rate cap what Gainsight sees.
     const pace = async (): Promise<void> => {
       await quota?.spend(waitSignal);
+      this.#checkpoint?.noteQuota();
       await this.#limiter.take(1, hard);
     };
     const pipeline = buildPipeline(config, { budgetMs: o.budgetMs, pace });
@@ -576,20 +577,31 @@ class ReplayRun {
       limiter: this.#limiter,
       budgetMs: o.budgetMs,
       ...(o.abortSignal ? { signal: o.abortSignal } : {}),
+      // A resend costs the relay Gainsight calls again (it may have made some before answering 503).
+      onResend: (items) => {
+        this.#quota?.count(callsOf(items as readonly (RelayItem & { prepared: Prepared })[]));
+        this.#checkpoint?.noteQuota();
+      },
     });
     /** Requests stay well under the relay's 512 KiB body limit. */
     const MAX_BATCH_BYTES = 400 * 1024;
+    const callsOf = (items: readonly (RelayItem & { prepared: Prepared })[]): number =>
+      items.reduce((sum, item) => sum + RELAY_CALLS[item.prepared.event.type], 0);
     let batch: (RelayItem & { prepared: Prepared })[] = [];
     let batchBytes = 0;
+    let batchCalls = 0;
 
     const post = async (items: (RelayItem & { prepared: Prepared })[]): Promise<void> => {
       const keys = [...new Set(items.map((item) => item.prepared.userKey))];
-      const calls = items.reduce((sum, item) => sum + RELAY_CALLS[item.prepared.event.type], 0);
+      const calls = callsOf(items);
       if (!(await this.#admit(calls))) return;
       await this.#pool.add(() =>
         this.#lanes.run(keys, async () => {
           // The relay does not say how many calls it made: its most, as reserved, count.
-          const outcomes = await poster.post(items).finally(() => this.#quota?.count(calls));
+          const outcomes = await poster.post(items).finally(() => {
+            this.#quota?.count(calls);
+            this.#checkpoint?.noteQuota();
+          });
           items.forEach((item, index) => {
             const outcome = outcomes[index];
             const record = item.prepared.record;
@@ -606,14 +618,19 @@ class ReplayRun {
       const items = batch;
       batch = [];
       batchBytes = 0;
+      batchCalls = 0;
       await post(items);
     };
     return {
       accept: async (record: InputRecord) => {
         const prepared = this.#prepare(record);
         if (!prepared) return;
+        // A batch is admitted whole: it never needs more calls than a day's share holds.
+        const calls = RELAY_CALLS[prepared.event.type];
+        if (this.#quota && batchCalls + calls > this.#quota.limit) await flush();
         batch.push({ raw: prepared.raw, prepared });
         batchBytes += record.text?.length ?? 0;
+        batchCalls += calls;
         if (batch.length >= target.batchSize || batchBytes >= MAX_BATCH_BYTES) await flush();
       },
       finish: async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -49,13 +49,27 @@ async function sha256Of(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-function walk(dir: string): string[] {
+/**
+ * The files below `dir`, in name order. Symbolic links are followed (a linked file is read like
+ * any other); a linked directory already on the way down is not entered twice.
+ */
+function walk(dir: string, seen: Set<string> = new Set([realpathSync(dir)])): string[] {
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return entries.flatMap((entry) => {
     if (NOT_AN_INPUT.test(entry.name)) return [];
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return walk(path);
-    return entry.isFile() ? [path] : [];
+    let kind: 'file' | 'directory' | 'other' = entry.isDirectory() ? 'directory' : entry.isFile() ? 'file' : 'other';
+    if (entry.isSymbolicLink()) {
+      const target = statSync(path, { throwIfNoEntry: false });
+      if (target === undefined) throw new InputError(`a symbolic link in the input points nowhere: ${path}`);
+      kind = target.isDirectory() ? 'directory' : target.isFile() ? 'file' : 'other';
+    }
+    if (kind === 'directory') {
+      const real = realpathSync(path);
+      if (seen.has(real)) return [];
+      return walk(path, new Set([...seen, real]));
+    }
+    return kind === 'file' ? [path] : [];
   });
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,21 @@ describe('sources', () => {
     expect(eventNames()).toEqual(Array.from({ length: 7 }, (_, i) => `Event ${i}`));
   });
 
+  it('follows symbolic links in an input directory: a linked file is read, a linked loop entered once', async () => {
+    const root = join(tmp.dir, 'linked');
+    mkdirSync(join(root, 'day'), { recursive: true });
+    writeFileSync(join(root, 'day', 'a.jsonl'), lines(tracks(0, 2)));
+    const elsewhere = join(tmp.dir, 'elsewhere.jsonl');
+    writeFileSync(elsewhere, lines(tracks(2, 4)));
+    symlinkSync(elsewhere, join(root, 'day', 'b.jsonl'));
+    symlinkSync(root, join(root, 'day', 'loop'));
+
+    const { summary } = await fastReplay([root]);
+
+    expect(summary.counts).toMatchObject({ delivered: 4, invalid: 0 });
+    expect(eventNames()).toEqual(['Event 0', 'Event 1', 'Event 2', 'Event 3']);
+  });
+
   it('names the object and S3’s error code when a read is denied, and lists nothing for an unknown bucket', async () => {
     s3.put(BUCKET, 'day=1/a.jsonl', lines(tracks(0, 2)));
     s3.put(BUCKET, 'day=2/b.jsonl', lines(tracks(2, 4)));
@@ -325,6 +340,51 @@ describe('quota-aware pacing', () => {
       await relay.close();
     }
   });
+
+  it('keeps the day\'s calls across --restart: starting over does not give the share back', async () => {
+    const clock = fakeClock('2026-12-06T10:00:00Z');
+    const file = join(tmp.dir, 'restart.jsonl');
+    writeFileSync(file, lines(tracks(0, 14)));
+    const args = ['replay', file, '--daily-quota', '100', '--quota-share', '0.1', '--no-wait', '--rate', '200'];
+
+    const first = await run(args, { clock });
+    expect(first.code).toBe(1);
+    expect(px.requests).toHaveLength(10);
+
+    const restarted = await run([...args, '--restart'], { clock });
+
+    expect(restarted.code).toBe(1);
+    expect(restarted.stderr).toMatch(/10 used today/);
+    expect(px.requests).toHaveLength(10);
+  });
+
+  it('through a relay, sizes batches to the day\'s share and counts every resend', async () => {
+    const clock = fakeClock('2026-12-06T10:00:00Z');
+    const file = join(tmp.dir, 'relay-batches.jsonl');
+    writeFileSync(file, lines(tracks(0, 20)));
+    const batches: number[] = [];
+    let refusals = 0;
+    const { startLoopbackServer, sendJson } = await import('../support/http.ts');
+    const relay = await startLoopbackServer((_req, res, raw) => {
+      const events = JSON.parse(raw) as unknown[];
+      // The first post is answered 503 once: the relay may have spent calls on it already.
+      if (refusals++ === 0) return sendJson(res, 503, { error: { code: 'upstream_unavailable', message: 'down' } }, { 'retry-after': '0' });
+      batches.push(events.length);
+      sendJson(res, 200, { results: events.map(() => ({ status: 'delivered' })) });
+    });
+    try {
+      const args = ['replay', file, '--url', relay.origin, '--concurrency', '1', '--daily-quota', '100', '--quota-share', '0.1', '--no-wait'];
+      const result = await run(args, { env: { WEBHOOK_SECRET: 's' }, clock });
+
+      // Batches of at most the share (10 calls), not the default 50, so the first one can start;
+      // its resend after the 503 counts 10 more calls, and the share is spent after it.
+      expect(batches).toEqual([10]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/Gainsight calls: 20 this run/);
+    } finally {
+      await relay.close();
+    }
+  });
 });
 
 describe('resuming across objects', () => {
@@ -429,13 +489,19 @@ describe('a command line that cannot hurt its user', () => {
       [[join(tmp.dir, 'dir'), '--checkpoint', join(tmp.dir, 'dir', 'cp.json')], /--checkpoint .*cp.json lies inside the input directory/],
       [[file, '--checkpoint', join(tmp.dir, 'same.json'), '--rejected', join(tmp.dir, 'same.json')], /--rejected .*same.json is the checkpoint's own file/],
       [[file, '--checkpoint', join(tmp.dir, 'cp.json'), '--rejected', join(tmp.dir, 'cp.json.journal')], /--rejected .*cp.json.journal is the checkpoint's own file/],
+      // The same file under another name (a hard link), and a link to a file not yet there inside the input directory.
+      [[file, '--checkpoint', join(tmp.dir, 'cp2.json'), '--rejected', join(tmp.dir, 'alias.jsonl')], /--rejected .*alias.jsonl is an input file/],
+      [[join(tmp.dir, 'dir'), '--checkpoint', join(tmp.dir, 'cp3.json'), '--rejected', join(tmp.dir, 'dangling.jsonl')], /--rejected .*dangling.jsonl lies inside the input directory/],
     ];
+    linkSync(file, join(tmp.dir, 'alias.jsonl'));
+    symlinkSync(join(tmp.dir, 'dir', 'not-yet.jsonl'), join(tmp.dir, 'dangling.jsonl'));
     for (const [args, message] of cases) {
       const result = await run(['replay', ...args]);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(message);
     }
     expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(existsSync(join(tmp.dir, 'dir', 'not-yet.jsonl'))).toBe(false);
     expect(px.requests).toHaveLength(0);
   });
 

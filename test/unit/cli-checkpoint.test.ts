@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Checkpoint, CheckpointError } from '../../src/cli/checkpoint.ts';
-import { acquireLock } from '../../src/cli/lock.ts';
+import { acquireLock, takeOver } from '../../src/cli/lock.ts';
 import { tempDir } from '../support/cli.ts';
 
 const RUN = 'Gainsight PX https://api.aptrinsic.com/v1 product AP-1 (config from environment); all events';
@@ -135,6 +135,16 @@ describe('the replay checkpoint', () => {
     expect(open().savedQuota).toEqual({ day: '2026-12-06', calls: 9 });
   });
 
+  it('journals the day\'s calls as they are made, so a killed run\'s calls count when the next one opens it', () => {
+    const checkpoint = open();
+    let calls = 0;
+    checkpoint.quotaSource = () => ({ day: '2026-12-06', calls });
+    calls = 7;
+    checkpoint.noteQuota();
+    // killed here: no snapshot, nothing settled
+    expect(open().savedQuota).toEqual({ day: '2026-12-06', calls: 7 });
+  });
+
   it('creates the checkpoint and its journal readable by their owner only', () => {
     settleAll(open(), object, 1);
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -158,5 +168,29 @@ describe('the checkpoint lock', () => {
     expect(lock.tookOver).toMatch(/took over the lock of a run that no longer exists \(pid 4206649/);
     expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8')).pid).toBe(process.pid);
     lock.release();
+  });
+
+  it('gives way when another run replaced the dead run\'s lock between our read and our takeover', () => {
+    const stale = JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: 'then' });
+    // Another run took over first: the file is now its fresh lock, not the stale one we read.
+    const fresh = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: 'now', token: 'the-other-run' });
+    writeFileSync(`${path}.lock`, fresh);
+
+    expect(takeOver(`${path}.lock`, stale, 'our-token')).toBe(false);
+
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(fresh);
+    expect(readdirSync(dirname(path)).filter((name) => name.includes('.stale'))).toEqual([]);
+  });
+
+  it('takes over only the stale lock it read, and releases only its own lock', () => {
+    const stale = JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: 'then' });
+    writeFileSync(`${path}.lock`, stale);
+    expect(takeOver(`${path}.lock`, stale, 'our-token')).toBe(true);
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, token: 'our-token' });
+
+    const lock = acquireLock(`${path}-2`);
+    writeFileSync(`${path}-2.lock`, JSON.stringify({ pid: process.pid, host: hostname(), token: 'someone-else' }));
+    lock.release();
+    expect(existsSync(`${path}-2.lock`)).toBe(true);
   });
 });
