@@ -11,7 +11,7 @@ import { type FailedEntry, Sweep, describeMessage, failedAtOf, formatEntry, form
  * make it visible again: SQS cannot show a message without receiving (hiding) it.
  */
 
-/** How long list and purge hide a message; they release it as soon as the pass is over. */
+/** How long list and purge hide a message at a time (a heartbeat renews it while the pass lasts); they release it as soon as the pass is over. */
 const PASS_VISIBILITY_SECONDS = 60;
 
 export interface PassOptions {
@@ -37,8 +37,11 @@ const printer = (options: PassOptions) => (entry: FailedEntry) =>
 const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
 
 /** The closing note about what the pass did not see, from SQS's count of messages still visible. */
-async function unseenNote(queue: AdminQueue, limitReached: boolean): Promise<string | undefined> {
+async function unseenNote(queue: AdminQueue, limitReached: boolean, sweep: Sweep): Promise<string | undefined> {
   const left = await queue.depth();
+  if (!sweep.complete) {
+    return `the pass stopped before the end of the queue: SQS kept handing back only messages already seen (their visibility ran out); about ${plural(left ?? 0, 'message')} visible, some maybe never looked at; run again`;
+  }
   if (!left) return undefined;
   if (limitReached) return `about ${plural(left, 'more message')} not shown (--limit)`;
   return queue.fifo
@@ -71,7 +74,7 @@ export async function listFailed(options: PassOptions & { limit: number }): Prom
         await print(entry);
       }
     }
-    note = await unseenNote(queue, listed >= options.limit);
+    note = await unseenNote(queue, listed >= options.limit, sweep);
   } finally {
     await finish(sweep, options.stderr);
   }
@@ -113,13 +116,14 @@ export async function purgeFailed(options: PassOptions & { cutoff: number; dryRu
       if (options.dryRun) for (const { message } of old) sweep.hold(message);
       else if (old.length > 0) {
         // Deleted as the pass goes: in a FIFO queue that lets SQS hand out the user's next ones.
+        for (const { message } of old) sweep.forget(message);
         const deleted = await queue.deleteAll(old.map(({ message }) => message.receiptHandle));
         notDeleted += old.length - deleted;
       }
       purged += old.length;
       for (const { entry } of old) await print(entry);
     }
-    if (options.dryRun) note = await unseenNote(queue, false);
+    if (options.dryRun || !sweep.complete) note = await unseenNote(queue, false, sweep);
   } finally {
     await finish(sweep, options.stderr);
   }
@@ -132,5 +136,5 @@ export async function purgeFailed(options: PassOptions & { cutoff: number; dryRu
     if (notDeleted > 0) options.stderr.write(`${plural(notDeleted, 'message')} could not be deleted and stay in the queue\n`);
   }
   if (note) options.stderr.write(`${note}\n`);
-  return notDeleted > 0 ? EXIT_PROBLEMS : EXIT_OK;
+  return notDeleted > 0 || !sweep.complete ? EXIT_PROBLEMS : EXIT_OK;
 }

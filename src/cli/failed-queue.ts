@@ -1,6 +1,6 @@
 import { type Reason, readFailedQueueMessage } from '../delivery/parking.ts';
 import type { ReceivedMessage } from '../delivery/queue.ts';
-import type { AdminQueue } from './admin-queue.ts';
+import { type AdminQueue, type HideAnswer, isNotHeld, isNotInFlight } from './admin-queue.ts';
 import { parseEvent } from '../events/index.ts';
 import { resolveUserId } from '../mapping/index.ts';
 
@@ -12,13 +12,19 @@ import { resolveUserId } from '../mapping/index.ts';
  */
 
 export interface SweepOptions {
-  /** How long a received message stays hidden; the run releases it earlier when done. */
+  /**
+   * How long a received message stays hidden: long enough to handle a whole batch. A heartbeat
+   * renews it while the pass lasts, and the run releases what it keeps when done, so this is
+   * also how long messages stay hidden after the process was killed.
+   */
   visibilitySeconds: number;
   /** Stop handing out messages (a graceful stop). */
   stopped?: () => boolean;
+  /** How often the heartbeat renews the visibility (real time); default a third of it. */
+  renewEveryMs?: number;
 }
 
-/** Receives in a row that bring back only messages already handed out, before giving up. */
+/** Receives in a row that bring back only messages already handed out, before giving up (on top of one per batch of messages seen). */
 const MAX_IDLE_RECEIVES = 50;
 
 const keyOf = (message: ReceivedMessage): string => message.messageId ?? message.receiptHandle;
@@ -26,14 +32,23 @@ const keyOf = (message: ReceivedMessage): string => message.messageId ?? message
 /**
  * One pass over a queue. SQS has no way to read a message without receiving it, and a receive
  * hides what it returns; so every message handed out stays hidden (held, or being handled) until
- * {@link release} makes the held ones visible again. That is also what makes the pass end: a
- * message seen before (one whose visibility ran out, or one this run sent) is held again and
- * not handed out twice. Receives long-poll for a second, so SQS asks all of its servers and an
- * empty answer means the queue has nothing visible left.
+ * {@link release} makes the held ones visible again, and a heartbeat renews their visibility
+ * while the pass lasts. That is also what makes the pass end: a message seen before (one whose
+ * visibility ran out all the same, or one this run sent) is held again and not handed out twice.
+ * Receives long-poll for a second, so SQS asks all of its servers and an empty answer means the
+ * queue has nothing visible left; a pass that gives up before such an answer is not
+ * {@link complete}.
  */
 export class Sweep {
+  /** Handed out and still being handled, by key: the receipt handle that is this run's. */
+  readonly #active = new Map<string, string>();
   readonly #held = new Map<string, string>();
+  /** Handed out, but the heartbeat found the message was received by someone else meanwhile. */
+  readonly #lost = new Set<string>();
   readonly #seen = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #renewing: Promise<void> | undefined;
+  #complete = true;
   received = 0;
 
   constructor(
@@ -41,30 +56,105 @@ export class Sweep {
     readonly options: SweepOptions,
   ) {}
 
+  /** False when the pass gave up before SQS answered that nothing was left: some messages may not have been reached. */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
   /** Up to `max` messages not handed out before in this run; none when the queue has no more. */
   async next(max: number, signal?: AbortSignal): Promise<ReceivedMessage[]> {
-    for (let idle = 0; idle < MAX_IDLE_RECEIVES; idle += 1) {
+    this.#startHeartbeat();
+    // Every message seen may come back once after its visibility ran out: enough receives to hold them all again.
+    const idleLimit = MAX_IDLE_RECEIVES + Math.ceil(this.#seen.size / Math.max(1, Math.min(10, max)));
+    for (let idle = 0; idle < idleLimit; idle += 1) {
       if (this.options.stopped?.()) return [];
       const messages = await this.queue.receive(max, signal, { visibilitySeconds: this.options.visibilitySeconds, waitSeconds: 1 });
       if (messages.length === 0) return [];
       const fresh: ReceivedMessage[] = [];
       for (const message of messages) {
         const key = keyOf(message);
-        if (this.#seen.has(key)) this.#held.set(key, message.receiptHandle);
-        else {
+        if (!this.#seen.has(key)) {
           this.#seen.add(key);
+          this.#active.set(key, message.receiptHandle);
           fresh.push(message);
-        }
+        } else if (this.#active.has(key)) {
+          // Still being handled, and received again by this run: the new handle is the one that counts.
+          this.#active.set(key, message.receiptHandle);
+          this.#lost.delete(key);
+        } else this.#held.set(key, message.receiptHandle);
       }
       this.received += fresh.length;
       if (fresh.length > 0) return fresh;
     }
+    this.#complete = false;
     return [];
   }
 
   /** Keeps a handed-out message hidden until {@link release}. */
   hold(message: ReceivedMessage): void {
-    this.#held.set(keyOf(message), message.receiptHandle);
+    const key = keyOf(message);
+    this.#held.set(key, this.#active.get(key) ?? message.receiptHandle);
+    this.#active.delete(key);
+    this.#lost.delete(key);
+  }
+
+  /**
+   * Makes sure a handed-out message is still this run's, and keeps it hidden for another
+   * visibility timeout: renewing the visibility with the run's handle fails when the message was
+   * received again by someone else meanwhile (`failed list`, a purge, another replay), or gone.
+   * A message visible again that nobody received since is still this run's (its handle is the
+   * latest and deletes it), though only until someone receives it: a moment, not a visibility
+   * timeout, in which another reader could take it.
+   *
+   * @returns false when the message is no longer this run's (it is forgotten: not held, not released).
+   * @throws the queue error when SQS failed (the message is held).
+   */
+  async claim(message: ReceivedMessage): Promise<boolean> {
+    const key = keyOf(message);
+    if (this.#lost.has(key)) return this.#drop(key);
+    try {
+      await this.queue.hide(this.#handleOf(message), this.options.visibilitySeconds);
+      return true;
+    } catch (error) {
+      if (isNotHeld(error)) return this.#drop(key);
+      if (isNotInFlight(error)) return true;
+      this.hold(message);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a handed-out message once {@link claim} confirmed it is still this run's: a delete
+   * with a handle that is no longer current "succeeds" in SQS and removes nothing.
+   *
+   * @returns false when the message is no longer this run's: nothing was deleted.
+   * @throws the queue error when SQS failed (the message stays; it is held).
+   */
+  async delete(message: ReceivedMessage): Promise<boolean> {
+    if (!(await this.claim(message))) return false;
+    try {
+      await this.queue.delete(this.#handleOf(message));
+    } catch (error) {
+      this.hold(message);
+      throw error;
+    }
+    this.#active.delete(keyOf(message));
+    return true;
+  }
+
+  #handleOf(message: ReceivedMessage): string {
+    return this.#active.get(keyOf(message)) ?? message.receiptHandle;
+  }
+
+  #drop(key: string): false {
+    this.#active.delete(key);
+    this.#lost.delete(key);
+    return false;
+  }
+
+  /** A handed-out message the caller deleted itself: neither renewed nor released any more. */
+  forget(message: ReceivedMessage): void {
+    this.#drop(keyOf(message));
   }
 
   /** A message this run sent itself (by its MessageId): held, never handed out. */
@@ -76,10 +166,47 @@ export class Sweep {
     return this.#held.size;
   }
 
-  /** Makes every held message visible again; returns how many SQS could not release (they reappear when their visibility runs out). */
+  #startHeartbeat(): void {
+    if (this.#timer !== undefined) return;
+    const every = this.options.renewEveryMs ?? (this.options.visibilitySeconds * 1000) / 3;
+    this.#timer = setInterval(() => {
+      this.#renewing ??= this.#renew().finally(() => {
+        this.#renewing = undefined;
+      });
+    }, every);
+    this.#timer.unref();
+  }
+
+  /** Renews the visibility of every message handed out or held; notes the ones that are no longer this run's. */
+  async #renew(): Promise<void> {
+    const owners = new Map<string, string>();
+    for (const [key, handle] of [...this.#active, ...this.#held]) owners.set(handle, key);
+    if (owners.size === 0) return;
+    let answer: HideAnswer;
+    try {
+      answer = await this.queue.hideAll([...owners.keys()], this.options.visibilitySeconds);
+    } catch {
+      return; // tried again at the next beat
+    }
+    // A held message visible again is no longer held: a receive of this pass holds it again.
+    for (const handle of [...answer.notHeld, ...answer.visible]) {
+      const key = owners.get(handle)!;
+      if (this.#held.get(key) === handle) this.#held.delete(key);
+    }
+    for (const handle of answer.notHeld) {
+      const key = owners.get(handle)!;
+      if (this.#active.get(key) === handle) this.#lost.add(key);
+    }
+  }
+
+  /** Stops the heartbeat and makes every held message visible again; returns how many SQS could not release (they reappear when their visibility runs out). */
   async release(): Promise<number> {
-    const handles = [...this.#held.values()];
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#renewing;
+    const handles = [...this.#held.values(), ...this.#active.values()];
     this.#held.clear();
+    this.#active.clear();
     if (handles.length === 0) return 0;
     try {
       return handles.length - (await this.queue.releaseAll(handles));

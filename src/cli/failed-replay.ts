@@ -1,6 +1,6 @@
 import { type ParkedEvent, type Reason, failedMessage, laneOf, openParked, readFailedQueueMessage, reasonOf } from '../delivery/parking.ts';
 import { runPlan } from '../delivery/process.ts';
-import type { ReceivedMessage } from '../delivery/queue.ts';
+import { MAX_VISIBILITY_SECONDS, type ReceivedMessage } from '../delivery/queue.ts';
 import { AdminQueue } from './admin-queue.ts';
 import { KeyRefusedError, isRelayError } from '../errors.ts';
 import { buildPipeline } from '../pipeline.ts';
@@ -58,13 +58,18 @@ export interface FailedReplayCounts {
   waiting: number;
   /** Not a relay message: left for a human. */
   foreign: number;
+  /** Handled, but someone else received the message meanwhile: it could not be deleted and stays. */
+  lost: number;
 }
 
 export interface FailedReplaySummary {
   dryRun: boolean;
   received: number;
   counts: FailedReplayCounts;
-  stoppedBy: 'empty' | 'interrupted' | 'gainsight-failing' | 'key-refused';
+  /** `incomplete`: receives kept bringing back only messages already seen, and the pass gave up. */
+  stoppedBy: 'empty' | 'incomplete' | 'interrupted' | 'gainsight-failing' | 'key-refused';
+  /** When the pass stopped early: SQS's count of messages still visible then (not tried, or seen again). */
+  visibleLeft?: number;
   elapsedMs: number;
 }
 
@@ -94,8 +99,23 @@ function prepare(message: ReceivedMessage): Prepared {
   };
 }
 
-/** Replayed messages stay hidden this long at most; the run makes the ones it keeps visible again when it ends. */
-const REPLAY_VISIBILITY_SECONDS = 600;
+/** Time one message may take besides its retry budget: the last attempt's timeout, pacing, the SQS calls (send, delete). */
+const MESSAGE_MARGIN_MS = 30_000;
+/** Time a batch may take besides its messages (the receive, the lanes starting). */
+const BATCH_MARGIN_SECONDS = 60;
+/** The shortest visibility timeout of a replay (its value before it depended on the options). */
+const MIN_REPLAY_VISIBILITY_SECONDS = 600;
+
+/**
+ * How long a replay hides what it receives: long enough for the worst case of a batch, where all
+ * of its messages are one user's, handled one after another, each using its whole budget. A
+ * heartbeat renews it while the run lasts, and the run makes the messages it keeps visible again
+ * when it ends; so this is how long they stay hidden when the process is killed. At most SQS's 12 h.
+ */
+export function replayVisibilitySeconds(budgetMs: number, concurrency: number): number {
+  const batch = Math.ceil((concurrency * (budgetMs + MESSAGE_MARGIN_MS)) / 1000) + BATCH_MARGIN_SECONDS;
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(MIN_REPLAY_VISIBILITY_SECONDS, batch));
+}
 
 /** Problems printed one by one; the rest are only counted. */
 const MAX_REPORTS = 20;
@@ -107,14 +127,15 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
   const summary: FailedReplaySummary = {
     dryRun: options.dryRun,
     received: 0,
-    counts: { delivered: 0, skipped: 0, planned: 0, rejected: 0, kept: 0, failing: 0, waiting: 0, foreign: 0 },
+    counts: { delivered: 0, skipped: 0, planned: 0, rejected: 0, kept: 0, failing: 0, waiting: 0, foreign: 0, lost: 0 },
     stoppedBy: 'empty',
     elapsedMs: 0,
   };
   let stop: FailedReplaySummary['stoppedBy'] | undefined;
   const stopped = () => stop !== undefined || options.signal?.aborted === true || hard?.aborted === true;
   const queue = new AdminQueue(options.queueUrl);
-  const sweep = new Sweep(queue, { visibilitySeconds: REPLAY_VISIBILITY_SECONDS, stopped });
+  const visibilitySeconds = replayVisibilitySeconds(options.budgetMs, options.concurrency);
+  const sweep = new Sweep(queue, { visibilitySeconds, stopped });
   const limiter = new RateLimiter(options.rate);
   // Every attempt, retries included, waits for its turn: --rate caps what Gainsight sees.
   const pipeline = buildPipeline(config, { budgetMs: options.budgetMs, pace: () => limiter.take(1, hard) });
@@ -147,6 +168,11 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
     progress.log(options.redact(`${what}: ${line}${reports === MAX_REPORTS ? ' (further problems are only counted)' : ''}`));
   };
 
+  const lostMessage = (message: ReceivedMessage): Outcome => {
+    report('received by someone else meanwhile (failed list, purge, another replay), not deleted', message);
+    return 'lost';
+  };
+
   /** Stores the new reason, then deletes the old record: never neither, at worst both. */
   const rejectAgain = async (message: ReceivedMessage, parked: ParkedEvent | string, group: string, reason: Reason): Promise<Outcome> => {
     report('rejected again', message, reason);
@@ -154,6 +180,8 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
       sweep.hold(message);
       return 'rejected';
     }
+    // Before a new record is stored: the old one must still be this run's to delete.
+    if (!(await sweep.claim(message))) return lostMessage(message);
     let sent: string | undefined;
     try {
       sent = await queue.send(failedMessage(parked, reason), undefined, { group });
@@ -164,8 +192,7 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
       return 'kept';
     }
     sweep.ignore(sent);
-    await queue.delete(message.receiptHandle);
-    return 'rejected';
+    return (await sweep.delete(message)) ? 'rejected' : lostMessage(message);
   };
 
   const handle = async ({ message, parked: read, group }: Prepared & { parked: object }): Promise<Outcome> => {
@@ -185,8 +212,8 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
         await writeLine(options.stdout, options.redact(line));
         return 'planned';
       }
-      await queue.delete(message.receiptHandle);
       consecutiveFailures = 0;
+      if (!(await sweep.delete(message))) return lostMessage(message);
       return outcome.result.status === 'skipped' ? 'skipped' : 'delivered';
     }
     if (outcome.error.retryable) {
@@ -241,25 +268,27 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
       for (const prepared of messages.map(prepare)) lanes.set(prepared.lane, [...(lanes.get(prepared.lane) ?? []), prepared]);
       await Promise.all([...lanes.values()].map(runLane));
     }
+    if (!sweep.complete) summary.visibleLeft = (await queue.depth()) ?? 0;
   } finally {
     progress.stop();
     const stuck = await sweep.release();
-    if (stuck > 0) options.stderr.write(`warning: ${stuck} messages could not be made visible again; they reappear within ${REPLAY_VISIBILITY_SECONDS / 60} minutes\n`);
+    if (stuck > 0) options.stderr.write(`warning: ${stuck} messages could not be made visible again; they reappear within ${Math.ceil(visibilitySeconds / 60)} minutes\n`);
   }
-  summary.stoppedBy = stop ?? (options.signal?.aborted || hard?.aborted ? 'interrupted' : 'empty');
+  summary.stoppedBy = stop ?? (options.signal?.aborted || hard?.aborted ? 'interrupted' : sweep.complete ? 'empty' : 'incomplete');
   summary.elapsedMs = Date.now() - started;
   return summary;
 }
 
 export const failedReplayExitCode = (summary: FailedReplaySummary): number => {
-  const { rejected, kept, failing, waiting, foreign } = summary.counts;
-  return summary.stoppedBy === 'empty' && rejected + kept + failing + waiting + foreign === 0 ? 0 : 1;
+  const { rejected, kept, failing, waiting, foreign, lost } = summary.counts;
+  return summary.stoppedBy === 'empty' && rejected + kept + failing + waiting + foreign + lost === 0 ? 0 : 1;
 };
 
 export function formatFailedReplaySummary(summary: FailedReplaySummary): string {
   const c = summary.counts;
   const why: Record<FailedReplaySummary['stoppedBy'], string> = {
     empty: 'went through the whole failed queue',
+    incomplete: `stopped before the end of the failed queue: SQS kept handing back only messages already seen (their visibility ran out); about ${formatCount(summary.visibleLeft ?? 0)} messages were visible, some maybe never tried; run again`,
     interrupted: 'interrupted; the messages not tried stay in the failed queue',
     'gainsight-failing': 'Gainsight PX kept failing; the remaining messages stay in the failed queue',
     'key-refused': 'Gainsight PX refused the API key; fix it and run again (the messages stay)',
@@ -274,6 +303,7 @@ export function formatFailedReplaySummary(summary: FailedReplaySummary): string 
     ['failing', c.failing, 'still failing after retries; left in the failed queue'],
     ['waiting', c.waiting, "not tried: an earlier message of the user still fails, or the run stopped"],
     ['foreign', c.foreign, 'not a relay message; left for a human'],
+    ['lost', c.lost, 'handled, but received by someone else meanwhile (failed list, purge, another replay): not deleted, still in the failed queue; a later replay sends it again'],
   ];
   const width = Math.max(...rows.map(([, value]) => formatCount(value).length));
   const shown = rows.filter(([name, value]) => value > 0 || name === 'received' || name === 'delivered');

@@ -22,7 +22,7 @@ messages that could not be read, and parked messages SQS moved there after too m
   list     prints one line per message: failedAt, event type, messageId, userId, reason code and
            status, reason message ("-" where a message has no such field). Never the event's
            traits, never a secret. SQS can only show a message by receiving it: listing hides each
-           message for up to a minute and makes it visible again when done; nothing is deleted.
+           message while it runs and makes it visible again when done; nothing is deleted.
   replay   sends each event again, with the relay's own checks, mapping and retries, after you
            fixed the cause (settings, the user's data in Gainsight, the API key). A message is
            deleted once Gainsight accepted its event; one rejected again stays with the new reason
@@ -47,8 +47,8 @@ Options:
   -h, --help                 this help
 
 Exit codes: 0 all good; 1 replay left messages in the queue (rejected again, still failing, not
-the relay's, or the run stopped early), a purge could not delete some, or SQS failed; 2 usage or
-configuration error.
+the relay's, received by someone else meanwhile, or the run stopped early), a purge could not
+delete some or stopped before the end of the queue, or SQS failed; 2 usage or configuration error.
 
 The failed queue's policy lets only the relay's role send to it: run replay with that role (or
 add yours to the policy), or an event rejected again keeps its old reason.

@@ -254,6 +254,71 @@ describe('failed replay', () => {
     expect(sqs.messages(url)).toEqual([]);
   });
 
+  /** Resolves once Gainsight has received `count` requests (the replay is in the middle of a delivery). */
+  const gainsightReceived = async (count: number): Promise<void> => {
+    while (px.requests.length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  it('keeps a message hidden while it is handled, longer than 10 minutes when the budget asks for it', async () => {
+    const url = newQueue();
+    sqs.send(url, failedBody(track('slow-user', 'Slow')));
+    px.script({ method: 'POST', path: '/events/custom', delayMs: 1500 });
+
+    const replay = failed(['replay', '--queue-url', url, '--budget-ms', '600000']);
+    await gainsightReceived(1);
+    // Ten minutes pass while Gainsight answers, and someone lists the queue meanwhile.
+    sqs.advance(601_000);
+    const list = await failed(['list', '--queue-url', url]);
+    const result = await replay;
+
+    expect(list.lines).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(px.customEvents).toEqual([expect.objectContaining({ eventName: 'Slow', identifyId: 'slow-user' })]);
+    expect(sqs.messages(url)).toEqual([]);
+    expect(result.stderr).toMatch(/: went through the whole failed queue\n {2}received: +1\n {2}delivered: +1 {2}\(deleted from the failed queue\)\n/);
+  });
+
+  it('does not report a message deleted when someone else received it meanwhile (the delete would remove nothing)', async () => {
+    const url = newQueue();
+    sqs.send(url, failedBody(track('slow-user', 'Slow')));
+    px.script({ method: 'POST', path: '/events/custom', delayMs: 3000 });
+
+    const replay = failed(['replay', '--queue-url', url]);
+    await gainsightReceived(1);
+    // Longer than the replay hides a message with the default budget: `failed list` receives it.
+    sqs.advance(11 * 60_000);
+    const list = await failed(['list', '--queue-url', url]);
+    const result = await replay;
+
+    expect(list.lines.map((line) => line.split('  ')[2])).toEqual(['t-slow-user-Slow']);
+    expect(result.code).toBe(1);
+    expect(px.customEvents).toHaveLength(1);
+    expect(sqs.messages(url).map((message) => [JSON.parse(message.body).parked.event.messageId, message.state])).toEqual([['t-slow-user-Slow', 'visible']]);
+    expect(result.stderr).toContain('received by someone else meanwhile (failed list, purge, another replay), not deleted: ');
+    expect(result.stderr).toMatch(/ {2}delivered: +0\n {2}lost: +1 {2}\(handled, but received by someone else meanwhile \(failed list, purge, another replay\): not deleted, still in the failed queue; a later replay sends it again\)/);
+    expect(result.stderr).not.toContain('deleted from the failed queue');
+  });
+
+  it('goes through the whole queue when the messages it keeps become visible again during the pass', async () => {
+    const url = newQueue();
+    for (let i = 0; i < 250; i += 1) sqs.send(url, `not the relay's ${i}`);
+    sqs.send(url, failedBody(track('slow-user', 'Slow')));
+    for (let i = 0; i < 5; i += 1) sqs.send(url, failedBody(track(`u${i}`, 'Later')));
+    px.script({ method: 'POST', path: '/events/custom', delayMs: 1500 });
+
+    const replay = failed(['replay', '--queue-url', url, '--rate', '200']);
+    await gainsightReceived(1);
+    // The 250 foreign messages the run keeps become visible again while the slow event is sent.
+    sqs.advance(601_000);
+    const result = await replay;
+
+    expect(result.code).toBe(1); // the foreign messages stay
+    expect(px.customEvents.map((event) => (event as { identifyId: string }).identifyId)).toEqual(['slow-user', 'u0', 'u1', 'u2', 'u3', 'u4']);
+    expect(sqs.messages(url)).toHaveLength(250);
+    expect(sqs.messages(url).every((message) => message.body.startsWith("not the relay's") && message.state === 'visible')).toBe(true);
+    expect(result.stderr).toMatch(/: went through the whole failed queue\n {2}received: +256\n {2}delivered: +6 {2}\(deleted from the failed queue\)\n {2}foreign: +250 /);
+  });
+
   it('prints the planned requests in a dry run and changes nothing', async () => {
     const url = newQueue();
     sqs.send(url, failedBody(track('u1', 'Planned')));
