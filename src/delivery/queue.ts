@@ -99,7 +99,6 @@ export class Queue {
   }
 
   /** Runs one SQS call; any failure becomes a retryable 503 (nothing was acknowledged). */
-  /** One SQS call; any failure becomes an UnavailableError `queue_unavailable` naming the call. */
   protected async call<T>(what: string, run: (module: SqsModule, client: SQSClient) => Promise<T>): Promise<T> {
     try {
       const { module, client } = await sqs();
