@@ -9,7 +9,7 @@ import { count, logger } from './observability.ts';
 import type { Pipeline } from './pipeline.ts';
 
 /**
- * The consumer (SPEC §5): the parking queue's event source mapping hands over up to ten
+ * The consumer (docs/http-contract.md): the parking queue's event source mapping hands over up to ten
  * messages. Each is delivered in order; the answer lists those to retry (`batchItemFailures`,
  * partial batch responses), which Lambda leaves in the queue — the rest it deletes. So:
  * - delivered → done;

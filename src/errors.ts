@@ -5,7 +5,7 @@
  * never a whole event). The single error translator (`src/http/error-translator.ts`) turns them
  * into answers; nothing else writes an error response.
  *
- * Status choices follow SPEC §4: RudderStack retries 5xx/429/408 and drops other 4xx, so a
+ * Status choices follow docs/http-contract.md: RudderStack retries 5xx/429/408 and drops other 4xx, so a
  * failure that can heal (Gainsight down, our key wrong, bad settings) must never be a 4xx.
  */
 

@@ -72,7 +72,7 @@ const queueFor = (url: string | undefined): Queue | undefined => {
 const acknowledged = new AcknowledgedEvents();
 
 /**
- * At most `limit` calls in flight (fleet limits, SPEC §5): a call waits for a free slot, in
+ * At most `limit` calls in flight (fleet limits, docs/scaling.md): a call waits for a free slot, in
  * arrival order. One per process, shared by every request and message it handles.
  */
 class Slots {

@@ -13,7 +13,7 @@ import { ConfigurationError, UnavailableError } from '../errors.ts';
 import type { MappingContext } from '../mapping/index.ts';
 
 /**
- * Configuration for the command-line tools, from the same sources as the relay (SPEC §2): the
+ * Configuration for the command-line tools, from the same sources as the relay (docs/configuration.md): the
  * `PX_*` environment variables, or the SSM parameters under a prefix, read directly with one
  * `GetParameters` call (WithDecryption), without middy. The AWS SDK's own variables
  * (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_SSM`, ...) apply as usual.

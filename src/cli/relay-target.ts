@@ -5,7 +5,7 @@ import { type RateLimiter, sleep } from './pacing.ts';
 
 /**
  * Posting events to a deployed relay's `POST /events` in batches, honouring its answers
- * (SPEC §4) so that nothing it acknowledged is sent twice:
+ * (docs/http-contract.md) so that nothing it acknowledged is sent twice:
  * - 200 / 202: every event is settled (`delivered`, `skipped`, or `queued` when the relay
  *   parked it for its own redrive);
  * - 400 `invalid_events`: nothing was sent; the listed events are rejected, the others are

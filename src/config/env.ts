@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ConfigurationError } from '../errors.ts';
 
 /**
- * Environment variables of SPEC §2, parsed once per container. Empty strings count as unset, so
+ * Environment variables of docs/configuration.md, parsed once per container. Empty strings count as unset, so
  * a stage can blank a variable (the `local` stage blanks `SSM_PREFIX`).
  */
 
@@ -68,13 +68,13 @@ export const EnvSchema = z.object({
   SSM_CACHE_TTL_SECONDS: integer(300, 1),
   DELIVERY_BUDGET_MS: integer(8000, 100),
   // direct: deliver during the request, park what fails; queued: put every event on the parking
-  // queue and let the consumer deliver it (SPEC §2, §5).
+  // queue and let the consumer deliver it (docs/configuration.md, docs/http-contract.md).
   DELIVERY_MODE: z
     .string()
     .optional()
     .transform((value) => (value === undefined || value.trim() === '' ? 'direct' : value.trim().toLowerCase()))
     .pipe(z.enum(['direct', 'queued'])),
-  // Gainsight calls one invocation may have in flight at once (fleet limits, SPEC §5).
+  // Gainsight calls one invocation may have in flight at once (fleet limits, docs/scaling.md).
   GAINSIGHT_MAX_IN_FLIGHT: integer(4, 1),
   AWS_LAMBDA_FUNCTION_NAME: present,
   // Set to "true" by serverless-offline (`npm start`); only a true value counts, so a stray
@@ -91,7 +91,7 @@ const QueuedNeedsQueue = EnvSchema.refine((env) => env.DELIVERY_MODE !== 'queued
 
 /**
  * True in a deployed function (running in AWS Lambda, not under serverless-offline): secrets then
- * come from SSM only, and a blank `SSM_PREFIX` fails closed (SPEC §2).
+ * come from SSM only, and a blank `SSM_PREFIX` fails closed (docs/configuration.md).
  */
 export const isDeployed = (env: RelayEnv): boolean => env.AWS_LAMBDA_FUNCTION_NAME && env.IS_OFFLINE !== true;
 

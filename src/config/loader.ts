@@ -5,7 +5,7 @@ import { type LoadedConfiguration, buildConfiguration, envValues } from './relay
 import { describeSsmFailure, ssmReader } from './ssm.ts';
 
 /**
- * When to load the configuration, and what to serve meanwhile (SPEC §1, §2) — decided here only:
+ * When to load the configuration, and what to serve meanwhile (docs/http-contract.md, docs/configuration.md) — decided here only:
  * - a good load is reused for `SSM_CACHE_TTL_SECONDS`;
  * - after a failed load (SSM failing, a parameter missing, settings invalid) the next attempt
  *   waits 1 s, doubling with each consecutive failure, plus up to 20 % jitter, never more than

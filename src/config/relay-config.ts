@@ -10,7 +10,7 @@ import { type Settings, parseSettings } from './settings.ts';
  * loader, the scheduled run, the deep health check and the CLI all build it here.
  */
 
-/** Who may call which door (SPEC §1, §1.1). */
+/** Who may call which door (docs/http-contract.md, docs/senders.md). */
 export interface Credentials {
   /** Bearer secrets of `POST /events` and `GET /health?deep=1`. */
   webhookSecrets: readonly string[];
@@ -38,7 +38,7 @@ export interface RelayConfig {
 /** A load's result: who may call, and the configuration or why there is none. */
 export interface LoadedConfiguration {
   credentials: Credentials;
-  /** A configuration error is told to authenticated callers only (SPEC §1). */
+  /** A configuration error is told to authenticated callers only (docs/http-contract.md). */
   config: RelayConfig | ConfigurationError;
   /** Notes for the log (never values): ignored settings keys, auth off, forced dry run. */
   warnings: readonly string[];
@@ -134,7 +134,7 @@ function credentialsOf(source: ConfigSource, values: RawConfigValues, warnings: 
   }
   const writeKeys = splitSecrets(values.writeKeys);
   if (values.writeKeys === undefined || (local && writeKeys.length === 0)) {
-    // No write keys: the webhook secrets serve the tracking API too (SPEC §1.1).
+    // No write keys: the webhook secrets serve the tracking API too (docs/senders.md).
     if (webhookSecrets.length > 0) {
       warnings.push(`${nameOf(source, 'writeKeys')} is not set: the webhook secrets also serve as tracking-API write keys`);
     }

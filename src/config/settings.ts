@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors.ts';
 import { type DataCenter, DATA_CENTERS } from './data-centers.ts';
 
 /**
- * The optional settings JSON (`${SSM_PREFIX}/settings` or `PX_SETTINGS`), SPEC §2.
+ * The optional settings JSON (`${SSM_PREFIX}/settings` or `PX_SETTINGS`), docs/configuration.md.
  *
  * It accepts RudderStack's Gainsight PX destination config as-is: attribute maps as
  * `[{from, to}]` (the shape RudderStack's UI saves, blank rows included) or as a plain

@@ -11,7 +11,7 @@ export interface PreparedEvent {
 
 /**
  * How many users' events are worked on at once. Gainsight calls in flight are capped separately,
- * process-wide, at GAINSIGHT_MAX_IN_FLIGHT (src/pipeline.ts): fleet limits, SPEC §5.
+ * process-wide, at GAINSIGHT_MAX_IN_FLIGHT (src/pipeline.ts): fleet limits, docs/scaling.md.
  */
 const DEFAULT_CONCURRENCY = 8;
 

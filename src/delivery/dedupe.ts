@@ -7,7 +7,7 @@ export const CUSTOM_EVENT_TYPES: ReadonlySet<string> = new Set(['track', 'page',
 export type Acknowledged = 'delivered' | 'queued';
 
 /**
- * Events this container acknowledged lately: delivered, or parked for the redrive (SPEC §4). A
+ * Events this container acknowledged lately: delivered, or parked for the redrive (docs/http-contract.md). A
  * sender that retries a request after a 5xx/429 resends the events that were already
  * acknowledged with it; within a warm container such a resend is answered as before
  * (`delivered` or `queued`, with `duplicate: true`) without another Gainsight call or another

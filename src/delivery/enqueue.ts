@@ -7,7 +7,7 @@ import type { Queue } from './queue.ts';
 import { type Settled, failedEntry } from './settle.ts';
 
 /**
- * Queued delivery (DELIVERY_MODE=queued, SPEC §5): every valid event goes on the parking queue,
+ * Queued delivery (DELIVERY_MODE=queued, docs/http-contract.md): every valid event goes on the parking queue,
  * in the order sent, and the consumer delivers it. With a FIFO queue each message's group is its
  * user and its deduplication id its message id and content, so one user's events are delivered
  * in order and a resend within SQS's window is stored once. An event SQS did not store fails

@@ -7,7 +7,7 @@ import type { EventFailure } from './process.ts';
 import type { Ordering } from './queue.ts';
 
 /**
- * The messages of the parking queue and the failed queue (SPEC §5). A parked message holds the
+ * The messages of the parking queue and the failed queue (docs/http-contract.md). A parked message holds the
  * validated event and what is known about its failure; the redrive reads it back. (The parking
  * queue's URL arrives as `DEAD_LETTER_QUEUE_URL`; in the code it is the parking queue.)
  */

@@ -6,7 +6,7 @@ import { type Progress, executeSteps } from './execute.ts';
 import type { Plan, Step } from './plan.ts';
 import { type AttemptLog, type Gate, type RetryPolicy, type Transport, withRetries } from './retry.ts';
 
-/** What the sender learns about one event (SPEC §4 `results[]`). */
+/** What the sender learns about one event (docs/http-contract.md `results[]`). */
 export type EventResult =
   | {
       messageId?: string;

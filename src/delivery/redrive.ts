@@ -5,7 +5,7 @@ import { type ProcessDeps, runPlan } from './process.ts';
 import type { Queue, ReceivedMessage } from './queue.ts';
 
 /**
- * The scheduled redrive (SPEC §5): drains the parking queue in bounded time. A message is deleted
+ * The scheduled redrive (docs/http-contract.md): drains the parking queue in bounded time. A message is deleted
  * only after Gainsight accepted its event; one that fails retryably is hidden for longer each
  * time (exponential backoff on its receive count); one Gainsight rejects for good goes to the
  * failed queue with the reason, then is deleted. The run stops before the deadline, when the

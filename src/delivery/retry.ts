@@ -6,7 +6,7 @@ import type { GainsightRequest } from '../gainsight/types.ts';
 import type { Send } from './execute.ts';
 
 /**
- * Retries inside a time budget (SPEC §5): what the classifier calls `retry-now` (408, 429, 5xx,
+ * Retries inside a time budget (docs/http-contract.md): what the classifier calls `retry-now` (408, 429, 5xx,
  * timeouts, connection errors) is tried again with exponential backoff and full jitter,
  * honouring Gainsight's `Retry-After` when it fits in the time left. Any other answer goes
  * straight back to the caller.

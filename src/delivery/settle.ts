@@ -5,13 +5,13 @@ import type { EventFailure, EventOutcome, EventResult } from './process.ts';
 import type { Ordering, Queue } from './queue.ts';
 
 /**
- * What becomes of each event once delivery is over (SPEC §5): an event that can succeed later is
+ * What becomes of each event once delivery is over (docs/http-contract.md): an event that can succeed later is
  * parked; a copy of one Gainsight rejected for good goes to the failed queue with the reason.
  * Nothing is acknowledged that is not delivered, parked or deliberately skipped: an event whose
  * parking (or rejected copy) failed is reported as failed and retryable, so the sender retries.
  */
 
-/** One event's line in the answer (SPEC §4 `results[]`). */
+/** One event's line in the answer (docs/http-contract.md `results[]`). */
 export type ResultEntry =
   | EventResult
   | { messageId?: string; type: string; status: 'queued'; reason: string; duplicate?: true }

@@ -10,7 +10,7 @@ import {
 import type { GainsightRequest } from './types.ts';
 
 /**
- * What a Gainsight PX answer means for the relay, decided in one place (SPEC §3, §4). Every
+ * What a Gainsight PX answer means for the relay, decided in one place (docs/http-contract.md). Every
  * caller — the retry loop, the upsert steps, the deep health check, the CLI — asks
  * {@link classify} and acts on its verdict; none reads a status code on its own.
  * API ref: https://px-apidocs.gainsight.com/ (authentication, status codes)

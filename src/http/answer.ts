@@ -3,7 +3,7 @@ import type { Settled } from '../delivery/settle.ts';
 import type { EventsRoute } from './routes.ts';
 
 /**
- * The one answer policy (SPEC §4): what status and body the sender gets, from the outcomes of a
+ * The one answer policy (docs/http-contract.md): what status and body the sender gets, from the outcomes of a
  * request's events or from the error that stopped it. Nothing else decides the status of an
  * events request or of an error; the health routes answer in `health.ts` and `route.ts`.
  *
@@ -33,7 +33,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
-/** SPEC §4 error body: `{"error":{"code","message","details"?}}`. */
+/** docs/http-contract.md error body: `{"error":{"code","message","details"?}}`. */
 function errorBody(error: Pick<RelayError, 'code' | 'message' | 'details'>, details = error.details): { error: Record<string, unknown> } {
   return { error: { code: error.code, message: error.message, ...(details === undefined ? {} : { details }) } };
 }

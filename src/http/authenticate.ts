@@ -75,8 +75,8 @@ function doorOf(state: RelayState): Door | undefined {
 }
 
 /**
- * Authenticates the credential in the Authorization header, before the body is read (SPEC §1,
- * §1.1), against the secrets the route's policy names:
+ * Authenticates the credential in the Authorization header, before the body is read (docs/security.md,
+ * docs/senders.md), against the secrets the route's policy names:
  * - webhook secret (`POST /events`, `GET /health?deep=1`): `Authorization: Bearer <secret>` only;
  * - write key (`/v1/*`): Basic with the key as user name and an empty password, or Bearer;
  *   without an Authorization header, the body's `writeKey` is checked once decoded

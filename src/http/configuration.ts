@@ -4,7 +4,7 @@ import { type RelayError, UnavailableError, isRelayError } from '../errors.ts';
 import { stateOf } from './state.ts';
 
 /**
- * The configuration on the request path, in two steps around authentication (SPEC §1):
+ * The configuration on the request path, in two steps around authentication (docs/http-contract.md):
  * `loadConfiguration` fetches what the loader serves (the credentials first of all), and
  * `requireConfiguration`, once the caller is authenticated, refuses to go on without a valid
  * configuration, telling that caller why.

@@ -6,7 +6,7 @@ import { isEventsRoute } from './routes.ts';
 import { stateOf } from './state.ts';
 import { normaliseTracking } from './tracking.ts';
 
-/** SPEC §1 limits. */
+/** docs/http-contract.md limits. */
 export const MAX_BODY_BYTES = 512 * 1024;
 export const MAX_EVENTS = 100;
 

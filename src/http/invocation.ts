@@ -26,7 +26,7 @@ export type Invocation =
     }
   | { kind: 'scheduled' }
   | { kind: 'action'; action: 'refresh' | 'redrive' }
-  /** Messages of the parking queue, from its event source mapping (the consumer, SPEC §5). */
+  /** Messages of the parking queue, from its event source mapping (the consumer, docs/http-contract.md). */
   | { kind: 'sqs'; records: readonly SqsRecord[] };
 
 /** One SQS message as Lambda hands it over. */

@@ -1,5 +1,5 @@
 /**
- * The HTTP routes (SPEC §1, §1.1), each described by a policy: who may call, how the body is
+ * The HTTP routes (docs/http-contract.md, docs/senders.md), each described by a policy: who may call, how the body is
  * read, and how the answer treats invalid and parked events. Code on the request path asks the
  * policy instead of testing route names.
  */

@@ -4,7 +4,7 @@ import { isDateInRange, toEpochMs } from '../mapping/convert.ts';
 import type { TrackingCall } from './routes.ts';
 
 /**
- * The RudderStack / Segment HTTP tracking API (SPEC §1.1): what the SDKs send, turned into the
+ * The RudderStack / Segment HTTP tracking API (docs/senders.md): what the SDKs send, turned into the
  * same raw events `POST /events` takes.
  */
 

@@ -9,7 +9,7 @@ import { mapCustomAttributes } from './objects.ts';
 import { readField } from './read.ts';
 
 /**
- * Default Gainsight account fields (SPEC §3), each read from the `group` trait of the same name.
+ * Default Gainsight account fields (docs/http-contract.md), each read from the `group` trait of the same name.
  * Only `event.traits` is read: `context.traits` describes the user, not the account.
  * Read-only Gainsight fields (numberOfUsers, lastModifiedDate) are deliberately absent.
  */

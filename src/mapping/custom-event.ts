@@ -109,7 +109,7 @@ function mapCustomEvent(
 }
 
 /**
- * The body of `POST /events/custom` for a track (SPEC §3).
+ * The body of `POST /events/custom` for a track (docs/http-contract.md).
  *
  * @throws ValidationError when a property value cannot be JSON-encoded.
  */

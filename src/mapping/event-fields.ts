@@ -5,7 +5,7 @@ import { firstConverted, ownValue, traitBags } from './read.ts';
 /** The two facts every mapper takes from any call type: who the user is, and when it happened. */
 
 /**
- * The Gainsight user id (SPEC §3): the first non-blank of `userId`, `traits.userId`,
+ * The Gainsight user id (docs/http-contract.md): the first non-blank of `userId`, `traits.userId`,
  * `traits.id`, `context.traits.userId`, `context.traits.id`, `anonymousId`.
  */
 export function resolveUserId(event: RelayEvent): string | undefined {

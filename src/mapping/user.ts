@@ -31,7 +31,7 @@ interface FieldRule<T> {
 const rule = <T>(keys: readonly string[], convert: Convert<T>): FieldRule<T> => ({ keys, convert });
 
 /**
- * Default Gainsight user fields (SPEC §3). Each is read from `traits` first, then from
+ * Default Gainsight user fields (docs/http-contract.md). Each is read from `traits` first, then from
  * `context.traits`. Read-only Gainsight fields (lastSeenDate, numberOfVisits) are deliberately
  * absent: Gainsight computes them.
  */
@@ -127,7 +127,7 @@ export function mapUserLinkUpdate(groupId: string): { accountId: string } {
 
 /**
  * The body of `POST /users` when a group names a user Gainsight does not know yet: the relay
- * creates the user already linked, rather than failing the event (SPEC §3).
+ * creates the user already linked, rather than failing the event (docs/http-contract.md).
  */
 export function mapUserLinkCreate(event: GroupEvent, ctx: MappingContext, userId: string): UserBody {
   const eventTime = eventTimeMs(event);

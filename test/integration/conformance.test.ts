@@ -4,7 +4,7 @@ import { call, httpApiEvent, loadHandler } from '../support/lambda.ts';
 import { type BodyKind, type PeerCase, type PeerRequest, loadPeerCases, peerCasesMissing, peerSettings, withoutReadOnly } from '../support/peer-cases.ts';
 
 /**
- * SPEC §6: every case of RudderStack's own Gainsight PX destination fixtures, run through the
+ * Conformance: every case of RudderStack's own Gainsight PX destination fixtures, run through the
  * real handler against the fake Gainsight PX. Gainsight's state is seeded from the answers the
  * peer's mocks gave. For a successful case the relay's final writes must carry the peer's bodies
  * (read-only fields may be left out) with no existence GETs and no more calls than the peer; an
@@ -14,16 +14,16 @@ import { type BodyKind, type PeerCase, type PeerRequest, loadPeerCases, peerCase
 const cases = loadPeerCases();
 const SECRET = 'conformance-secret';
 
-/** Where SPEC §3/§4 deliberately answer differently from the peer, and why. */
+/** Where the relay deliberately answers differently (docs/http-contract.md) from the peer, and why. */
 const DELIBERATE_DIFFERENCES: Readonly<Record<string, { status: number; why: string }>> = {
-  'processor Test 10': { status: 200, why: 'a group for an unknown user creates that user (SPEC §3)' },
+  'processor Test 10': { status: 200, why: 'a group for an unknown user creates that user (docs/http-contract.md)' },
   'router Test 1: Group call -- AxiosError thrown': {
     status: 503,
-    why: 'a Gainsight 403 means our key lacks permission: retry, do not drop the event (SPEC §4)',
+    why: 'a Gainsight 403 means our key lacks permission: retry, do not drop the event (docs/http-contract.md)',
   },
 };
 
-const SUITE = 'SPEC §6 conformance with RudderStack\'s Gainsight PX destination fixtures';
+const SUITE = 'conformance with RudderStack\'s Gainsight PX destination fixtures';
 
 if (!cases) {
   peerCasesMissing(SUITE);

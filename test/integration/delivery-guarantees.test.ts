@@ -4,7 +4,7 @@ import { type FakeMessage, type FakeSqs, startFakeSqs } from '../support/fake-sq
 import { type Handler, call, httpApiEvent, lambdaContext, loadHandler, scheduledEvent } from '../support/lambda.ts';
 
 /**
- * Delivery guarantees (SPEC §4–§5, issue 3) through the real handler: retries inside
+ * Delivery guarantees (docs/http-contract.md, issue 3) through the real handler: retries inside
  * DELIVERY_BUDGET_MS, parking in the SQS dead-letter queue (real @aws-sdk/client-sqs against the
  * loopback fake, selected with AWS_ENDPOINT_URL_SQS), and the scheduled / manual redrive.
  * Every test asserts the exact Gainsight writes, the answer, its timing and what each queue holds.
@@ -15,7 +15,7 @@ const PRODUCT_KEY = 'AP-GUARANTEES-1';
 const TIME = '2024-05-06T07:08:09.010Z';
 /** Small, so that tests that wait the budget out stay fast. */
 const BUDGET_MS = 2000;
-/** SPEC / issue 3: an answer never arrives later than the budget plus one second. */
+/** docs/http-contract.md / issue 3: an answer never arrives later than the budget plus one second. */
 const ANSWER_BOUND_MS = BUDGET_MS + 1000;
 const PARKED_KIND = 'gainsight-px-relay.parked-event';
 const FAILED_KIND = 'gainsight-px-relay.failed-event';
@@ -98,7 +98,7 @@ const successfulWrites = (): number => px.requests.filter((r) => r.status !== un
 
 /**
  * The failed queue holds exactly one copy, of `event`, which Gainsight rejected with 400
- * 'eventName is invalid', with the reason (SPEC §5); returns that copy.
+ * 'eventName is invalid', with the reason (docs/http-contract.md); returns that copy.
  */
 function expectOneRejectedCopy(event: Json): Json {
   const failed = bodies(failedUrl);
@@ -212,7 +212,7 @@ describe('retries in place, inside the budget', () => {
     expect(answer.body.error.message).toContain('eventName is invalid');
     expect(px.requests).toHaveLength(1);
     expect(sqs.messages(parkingUrl)).toEqual([]);
-    // SPEC §5: a copy of an event Gainsight rejects at request time goes to FAILED_QUEUE_URL with the reason.
+    // docs/http-contract.md: a copy of an event Gainsight rejects at request time goes to FAILED_QUEUE_URL with the reason.
     expect(operations('SendMessage')).toBe(1);
     expectOneRejectedCopy({ type: 'track', messageId: 't-u1', userId: 'u1', event: 'Report Exported' });
     expect(sqs.messages(failedUrl)[0]?.body).not.toContain(px.apiKey);

@@ -19,7 +19,7 @@ const post = (body: unknown) => call(handler, httpApiEvent({ secret: SECRET, bod
 
 /**
  * Each built event has its own message id: the handler remembers the events it delivered
- * (SPEC §4), so two tests sending the same event to this one loaded handler would otherwise
+ * (docs/http-contract.md), so two tests sending the same event to this one loaded handler would otherwise
  * see the second answered as a duplicate without a Gainsight call.
  */
 let sequence = 0;
@@ -232,7 +232,7 @@ describe('call counts', () => {
   });
 });
 
-describe('resends (SPEC §4: a container remembers the events it delivered)', () => {
+describe('resends (docs/http-contract.md: a container remembers the events it delivered)', () => {
   it('answers a resent event (same messageId and content) delivered as a duplicate, without a second write', async () => {
     const event = track('u-resend');
     const first = await post(event);

@@ -8,7 +8,7 @@ import { type Handler, call, httpApiEvent, lambdaContext, loadHandler, scheduled
 import { type SqsEvent, pollOnce, receiveMessages, sqsClientFor, sqsEventOf } from '../support/sqs-event.ts';
 
 /**
- * Issue 13, the consumer (SPEC §1 SQS trigger, §5 "The consumer"): the handler invoked with SQS
+ * Issue 13, the consumer (docs/http-contract.md, "The consumer"): the handler invoked with SQS
  * events built the way the event source mapping builds them, from messages received from the
  * loopback SQS fake (FIFO queues, real @aws-sdk/client-sqs), against the loopback Gainsight fake.
  * 3. what it delivers, retries (batchItemFailures, visibility backoff, a FIFO group held back),

@@ -12,12 +12,12 @@ import { drainQueue, pollOnce, sqsClientFor } from '../support/sqs-event.ts';
  * Issue 13, delivery at fleet scale, on the request path (the consumer has its own file,
  * fleet-consumer.test.ts), through the real handler against the loopback fakes of Gainsight PX
  * and SQS (real @aws-sdk/client-sqs, FIFO queues as serverless.yml creates them):
- * 1. per-user order in direct mode (SPEC §5 "Per-user order"): POST /events never parks an
+ * 1. per-user order in direct mode (docs/http-contract.md "Per-user order"): POST /events never parks an
  *    identify or group, /v1/* parks every type;
- * 2. queued mode (DELIVERY_MODE=queued, SPEC §2, §5): every valid event on the FIFO parking
+ * 2. queued mode (DELIVERY_MODE=queued, docs/configuration.md, docs/http-contract.md): every valid event on the FIFO parking
  *    queue, grouped by user, deduplicated by message id and content, drained by the consumer in
  *    each user's order;
- * 4. fleet limits (SPEC §5 "Fleet limits"): GAINSIGHT_MAX_IN_FLIGHT caps the Gainsight calls one
+ * 4. fleet limits (docs/http-contract.md "Fleet limits"): GAINSIGHT_MAX_IN_FLIGHT caps the Gainsight calls one
  *    process has in flight.
  */
 
@@ -30,7 +30,7 @@ const ANSWER_BOUND_MS = BUDGET_MS + 1000;
 const PARKED_KIND = 'gainsight-px-relay.parked-event';
 /** On a failing Gainsight answer: a wait longer than any budget, so the failure is final at once. */
 const NO_RETRY = { 'retry-after': '30' };
-/** What every authenticated caller gets while the environment is invalid (SPEC §1). */
+/** What every authenticated caller gets while the environment is invalid (docs/http-contract.md). */
 const UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 let px: FakeGainsight;
@@ -46,7 +46,7 @@ const identify = (messageId: string, userId: string, traits: Json = { email: `${
 const group = (messageId: string, userId: string, groupId: string) => ({ type: 'group', messageId, userId, groupId, traits: { name: `Account ${groupId}` }, timestamp: TIME });
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
-/** The deduplication id of an event (SPEC §5: message id and content as sent). */
+/** The deduplication id of an event (docs/http-contract.md: message id and content as sent). */
 const dedupIdOf = (event: Json): string =>
   createHash('sha256').update(String(event.messageId), 'utf8').update('\0').update(JSON.stringify(event), 'utf8').digest('base64');
 

@@ -7,7 +7,7 @@ import { type Handler, type HttpAnswer, call, httpApiEvent, loadHandler, restApi
 /**
  * Hostile input through the real handler (issue 4 items 2–5 and 8): Gainsight's documented
  * limits checked before sending, identity edge cases, prototype keys, resource abuse (deep
- * nesting, huge strings, maximum bodies) and the routes. Every answer is JSON with a SPEC §4
+ * nesting, huge strings, maximum bodies) and the routes. Every answer is JSON with a documented
  * status; every request the fake Gainsight receives is checked against Gainsight's documented
  * bodies.
  */

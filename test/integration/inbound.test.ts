@@ -5,7 +5,7 @@ import { type Handler, type HttpAnswer, call, httpApiEvent, lambdaContext, loadH
 
 /**
  * What the relay accepts and how it answers bad input: routes, authentication, body shapes,
- * limits and validation. Every answer is JSON with a SPEC §4 status; none is a 500.
+ * limits and validation. Every answer is JSON with a documented status; none is a 500.
  */
 
 const SECRETS = 'current-secret, previous-secret';
@@ -14,13 +14,13 @@ let handler: Handler;
 
 /**
  * An identify of u1 with its own message id on every use: the handler remembers the events it
- * delivered (SPEC §4), so resending one event to this loaded handler would be answered as a
+ * delivered (docs/http-contract.md), so resending one event to this loaded handler would be answered as a
  * duplicate without a Gainsight call.
  */
 let sequence = 0;
 const identifyEvent = () => ({ type: 'identify', messageId: `m${++sequence}`, userId: 'u1', traits: { email: 'u1@example.test' } });
 
-/** What every caller gets while the relay cannot serve its configuration to them (SPEC §1). */
+/** What every caller gets while the relay cannot serve its configuration to them (docs/security.md). */
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 beforeAll(async () => {
@@ -282,7 +282,7 @@ describe('dry run', () => {
 
   it('answers the generic 503 when the environment itself is invalid, without crashing at import, and logs the cause', async () => {
     // An invalid environment leaves the relay without credentials to check, so the caller is
-    // not authenticated: it learns nothing (SPEC §1); the log names the variable.
+    // not authenticated: it learns nothing (docs/security.md); the log names the variable.
     const saved = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL, POWERTOOLS_DEV: process.env.POWERTOOLS_DEV };
     const capture = captureOutput();
     let answer: HttpAnswer;

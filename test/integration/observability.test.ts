@@ -22,7 +22,7 @@ let capture: Capture;
 let handler: Handler;
 
 /**
- * How a log line names a user (SPEC §4): the first 16 hex digits of an HMAC-SHA256 whose key is
+ * How a log line names a user (docs/http-contract.md): the first 16 hex digits of an HMAC-SHA256 whose key is
  * derived from the API key, so that nobody outside the deployment can link a line to a user id.
  */
 function keyedUserHash(userId: string, apiKey: string): string {
@@ -338,7 +338,7 @@ describe('GET /health?deep=1', () => {
 
       const answer = await deep(null, withSsm);
 
-      // Authentication first (SPEC §1): configuration details are for authenticated callers only.
+      // Authentication first (docs/security.md): configuration details are for authenticated callers only.
       expect(answer.status).toBe(401);
       expect(answer.body.error.code).toBe('unauthorized');
       expect(answer.text).not.toContain('/relay/obs');
@@ -355,7 +355,7 @@ describe('GET /health?deep=1', () => {
       const withSecret = await deep(SECRET, withSsm);
       const withoutSecret = await deep(null, withSsm);
 
-      // Nobody can be authenticated, so nobody learns which parameter is missing (SPEC §1).
+      // Nobody can be authenticated, so nobody learns which parameter is missing (docs/security.md).
       const generic = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
       expect(withSecret.status).toBe(503);
       expect(withSecret.body).toEqual(generic);

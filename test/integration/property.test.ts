@@ -7,7 +7,7 @@ import { type Handler, type HttpAnswer, call, httpApiEvent, loadHandler } from '
 
 /**
  * Property-based tests (issue 4 item 1) through the REAL handler (env configuration, the
- * stateful loopback fake Gainsight PX): whatever arrives, the answer has a SPEC §4 status, never
+ * stateful loopback fake Gainsight PX): whatever arrives, the answer has a docs/http-contract.md status, never
  * a 500, never a throw, never an unhandled rejection; every request Gainsight receives matches
  * its documented body (test/support/gainsight-schemas.ts); no prototype is polluted.
  *
@@ -17,8 +17,8 @@ import { type Handler, type HttpAnswer, call, httpApiEvent, loadHandler } from '
 const SEED = 20261128;
 const SECRET = 'whsec-property';
 const PRODUCT_KEY = 'AP-PROPERTY-1';
-/** SPEC §4: every status the relay may answer an HTTP request with. */
-const SPEC_STATUSES = [200, 202, 400, 401, 404, 405, 413, 429, 503];
+/** docs/http-contract.md: every status the relay may answer an HTTP request with. */
+const ANSWER_STATUSES = [200, 202, 400, 401, 404, 405, 413, 429, 503];
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 
 /**
@@ -75,7 +75,7 @@ async function invoke(event: Record<string, unknown>): Promise<HttpAnswer> {
 
 /** The invariants every run must keep, whatever the input. */
 function assertInvariants(answer: HttpAnswer): void {
-  expect(SPEC_STATUSES, `status ${answer.status}: ${answer.text.slice(0, 300)}`).toContain(answer.status);
+  expect(ANSWER_STATUSES, `status ${answer.status}: ${answer.text.slice(0, 300)}`).toContain(answer.status);
   expect(answer.headers['content-type']).toMatch(/^application\/json/);
   for (const request of px.requests) {
     const result = validateGainsightRequest(request.method, request.path, request.body);
@@ -246,7 +246,7 @@ const eventBody = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 
 describe('arbitrary bodies', () => {
-  it('answers any JSON value with a SPEC status, never a 500 or a throw (300 runs)', async () => {
+  it('answers any JSON value with a documented status, never a 500 or a throw (300 runs)', async () => {
     runs(300);
     await fc.assert(
       fc.asyncProperty(
@@ -259,7 +259,7 @@ describe('arbitrary bodies', () => {
     );
   }, 60_000);
 
-  it('answers any raw string body with a SPEC status (300 runs)', async () => {
+  it('answers any raw string body with a documented status (300 runs)', async () => {
     runs(300);
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), async (text) => {
@@ -270,7 +270,7 @@ describe('arbitrary bodies', () => {
     );
   }, 60_000);
 
-  it('answers any base64 body, valid or not, with a SPEC status (300 runs)', async () => {
+  it('answers any base64 body, valid or not, with a documented status (300 runs)', async () => {
     runs(300);
     await fc.assert(
       fc.asyncProperty(
@@ -290,7 +290,7 @@ describe('arbitrary bodies', () => {
 });
 
 describe('arbitrary event-like objects', () => {
-  it('answers with a SPEC status and sends Gainsight only documented bodies (500 runs)', async () => {
+  it('answers with a documented status and sends Gainsight only documented bodies (500 runs)', async () => {
     runs(500);
     await fc.assert(
       fc.asyncProperty(eventBody, async (body) => {

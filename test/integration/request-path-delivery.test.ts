@@ -12,8 +12,8 @@ import { type Handler, type HttpAnswer, call, httpApiEvent, lambdaContext, loadH
 /**
  * Issue 12, delivery defects of the request path, each proved fixed through the real handler
  * (handler.ts, re-imported per environment) against the loopback fakes of Gainsight PX and SQS
- * (real @aws-sdk/client-sqs): SPEC §3 (no redirects), §4 (mixed batches, resends, message ids,
- * the generic 500, middy's timeout), §5 (request-time rejections copied to the failed queue).
+ * (real @aws-sdk/client-sqs): docs/http-contract.md: no redirects, mixed batches, resends, message ids,
+ * the generic 500, middy's timeout, request-time rejections copied to the failed queue.
  */
 
 const SECRET = 'rpd-webhook-secret';

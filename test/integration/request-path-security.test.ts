@@ -10,8 +10,8 @@ import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, loadHand
 /**
  * Issue 12, security defects of the request path, each proved fixed through the real handler
  * (handler.ts, re-imported per environment) against the loopback fakes of Gainsight PX and SSM
- * (real @aws-sdk/client-ssm through @middy/ssm). SPEC §1 (authentication comes first, /health),
- * §1.1 (write keys), §2 (fail closed, stale configuration, https base URL), §4 (keyed user hash).
+ * (real @aws-sdk/client-ssm through @middy/ssm). docs/security.md: authentication comes first, /health,
+ * write keys, fail closed, stale configuration, https base URL, keyed user hash.
  *
  * The logger and the metrics run as in Lambda (JSON lines and EMF on stdout, captured), so the
  * tests can read what an operator would see.
@@ -24,7 +24,7 @@ const PRODUCT_KEY = 'AP-REQUEST-PATH-1';
 const NAMESPACE = 'GainsightPxRelay';
 const TIME = '2024-05-06T07:08:09.010Z';
 
-/** What every caller gets while the secrets cannot be loaded (SPEC §1): it names nothing. */
+/** What every caller gets while the secrets cannot be loaded (docs/security.md): it names nothing. */
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 const OUTPUT_ENV = { POWERTOOLS_DEV: 'false', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' };

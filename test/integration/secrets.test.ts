@@ -14,7 +14,7 @@ import { type Handler, type HttpAnswer, awsTestEnv, call, httpApiEvent, lambdaCo
  * failure, SSM failures, DRY_RUN, a parked event, an unexpected error. Neither the API key nor
  * a webhook secret may appear in any log line, answer body or header; Gainsight's error text is
  * passed back truncated and without HTML; event log lines carry messageId, type, outcome and a
- * 16-hex-digit keyed user hash (HMAC, SPEC §4), never the user id, its plain hash, traits or
+ * 16-hex-digit keyed user hash (HMAC, docs/http-contract.md), never the user id, its plain hash, traits or
  * properties.
  *
  * The logger runs at DEBUG (POWERTOOLS_LOG_LEVEL) and outside dev mode (POWERTOOLS_DEV=false),
@@ -37,7 +37,7 @@ const TRAIT_PLAN = 'plan-SENTINEL-66bb';
 const PROPERTY_VALUE = 'property-SENTINEL-77cc';
 const PERSONAL = [USER_ID, GROUP_ID, TRAIT_EMAIL, TRAIT_PLAN, PROPERTY_VALUE];
 /**
- * How logs name the user (SPEC §4): an HMAC whose key stays inside the deployment, derived from
+ * How logs name the user (docs/http-contract.md): an HMAC whose key stays inside the deployment, derived from
  * the API key, never the raw id or its plain hash (which anyone holding a user id can compute).
  */
 const LOG_KEY = createHmac('sha256', 'gainsight-px-relay/log-user-hash').update(API_KEY, 'utf8').digest();
@@ -45,7 +45,7 @@ const USER_HASH = createHmac('sha256', LOG_KEY).update(USER_ID, 'utf8').digest('
 /** The plain SHA-256 of the user id, as logs used to carry it: never logged. */
 const PLAIN_USER_HASH = createHash('sha256').update(USER_ID, 'utf8').digest('hex');
 
-/** What every caller gets while the secrets cannot be loaded (SPEC §1): it names nothing. */
+/** What every caller gets while the secrets cannot be loaded (docs/http-contract.md): it names nothing. */
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
 
 const LOGGER_ENV = { POWERTOOLS_LOG_LEVEL: 'DEBUG', POWERTOOLS_DEV: 'false' };
@@ -366,7 +366,7 @@ describe('SSM configuration failures', () => {
   });
 
   it('answers every caller the generic 503 while the webhook-secret parameter is missing, naming it only in the log', async () => {
-    // Authentication comes first (SPEC §1): without the secrets nobody can be authenticated, so
+    // Authentication comes first (docs/http-contract.md): without the secrets nobody can be authenticated, so
     // the answer names no parameter, whatever the caller presents.
     ssm.deleteParameter(`${PREFIX}/webhook-secret`);
     const handler = await ssmRelay();

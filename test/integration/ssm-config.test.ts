@@ -18,9 +18,9 @@ const SECRET = 'ssm-webhook-secret';
 const identify = { type: 'identify', messageId: 'm1', userId: 'u1', traits: { email: 'u1@example.test' } };
 /** Every parameter the relay reads, in the order of its one GetParameters call. */
 const NAMES = ['api-key', 'product-key', 'webhook-secret', 'write-keys', 'settings'].map((name) => `${PREFIX}/${name}`);
-/** What every caller gets while the secrets cannot be loaded (SPEC §1): it names nothing. */
+/** What every caller gets while the secrets cannot be loaded (docs/security.md): it names nothing. */
 const GENERIC_UNAVAILABLE = { error: { code: 'unavailable', message: 'The relay is temporarily unavailable; try again later' } };
-/** Past the first backoff after a failed load: 1 s plus up to 20 % jitter (SPEC §1). */
+/** Past the first backoff after a failed load: 1 s plus up to 20 % jitter (docs/security.md). */
 const PAST_FIRST_BACKOFF_MS = 1250;
 /** Logs at INFO as JSON on stdout, as in Lambda, for the tests that read them. */
 const LOG_ENV = { POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_DEV: 'false' };

@@ -19,7 +19,7 @@ import {
  * A stateful loopback fake of the Gainsight PX REST API v1, for integration tests.
  *
  * It behaves as the official spec (v0.1.6) documents the calls the relay makes
- * (shared/research/gainsight-px-api.md §1.4–1.9):
+ * (Gainsight PX's REST API reference):
  * - every request needs `X-APTRINSIC-API-KEY` equal to the configured key, else 401;
  * - writes need `Content-Type: application/json`, else 415;
  * - `PUT /v1/users/{id}` → 404 when the user is missing, else a shallow merge → 204;

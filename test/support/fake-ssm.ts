@@ -15,7 +15,7 @@ import {
 
 /**
  * A loopback fake of AWS Systems Manager Parameter Store speaking the AWS JSON 1.1 protocol
- * the way `@aws-sdk/client-ssm` sends it (shared/research/toolchain.md §1):
+ * the way `@aws-sdk/client-ssm` sends it (its AWS JSON 1.1 protocol):
  * `POST /`, `content-type: application/x-amz-json-1.1`, `x-amz-target: AmazonSSM.GetParameters`,
  * a SigV4 `authorization` header, body `{"Names":[...],"WithDecryption":true}`.
  *

@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 /**
  * Zod schemas of the Gainsight PX REST API v1 request bodies the relay writes, as documented
- * (shared/research/gainsight-px-api.md §1.5–1.8; API ref: https://px-apidocs.gainsight.com/,
+ * (Gainsight PX's REST API reference: https://px-apidocs.gainsight.com/,
  * definitions User, Account, Location, CustomEvent), narrowed to what the relay may send:
  * - every object is strict: an unknown or read-only top-level field fails;
  * - enums as the relay uses them: `type` and `userType` are `USER`, gender MALE/FEMALE/OTHER;
@@ -10,7 +10,7 @@ import * as z from 'zod';
  *   double such as 1e300 or 3.5 is not an int64); `numberOfEmployees` and `healthScore` int32;
  * - coordinates are finite numbers; `propertyKeys` a non-empty array of non-empty strings;
  * - ids (identifyId, account id, accountId, ids in paths) are non-empty strings;
- * - custom event limits (§1.11): eventName ≤ 2000 characters, ≤ 50 attributes, attribute names
+ * - custom event limits: eventName ≤ 2000 characters, ≤ 50 attributes, attribute names
  *   ≤ 1024 characters, attribute values flat (string, number, boolean; the relay JSON-encodes
  *   objects, arrays and null as strings, as the peer does).
  *
@@ -30,7 +30,7 @@ export const CoordinatesSchema = z.strictObject({
   longitude: z.number().optional(),
 });
 
-/** `definitions.Location` (§1.7): strings, with latitude/longitude nested under `coordinates`. */
+/** `definitions.Location`: strings, with latitude/longitude nested under `coordinates`. */
 export const LocationSchema = z.strictObject({
   countryName: Text.optional(),
   countryCode: Text.optional(),
@@ -48,7 +48,7 @@ export const LocationSchema = z.strictObject({
 const PropertyKeys = z.array(z.string().min(1)).min(1);
 const JsonRecord = z.record(z.string(), z.unknown());
 
-/** Writable fields of `definitions.User` (§1.5); read-only ones (lastSeenDate, ...) are absent. */
+/** Writable fields of `definitions.User`; read-only ones (lastSeenDate, ...) are absent. */
 const userFields = {
   identifyId: Id.optional(),
   type: z.literal('USER').optional(),
@@ -72,7 +72,7 @@ const userFields = {
 };
 
 /**
- * `PUT /users/{id}`: a partial update. `createDate` is read-only on updates (SPEC §6), and the
+ * `PUT /users/{id}`: a partial update. `createDate` is read-only on updates (the conformance cases allow leaving it out), and the
  * link body `{"accountId": groupId}` of a group call is a valid update.
  */
 export const UserUpdateSchema = z.strictObject(userFields);
@@ -85,7 +85,7 @@ export const UserCreateSchema = z.strictObject({
   createDate: EpochMs.optional(),
 });
 
-/** Writable fields of `definitions.Account` (§1.6). */
+/** Writable fields of `definitions.Account`. */
 const accountFields = {
   id: Id.optional(),
   name: z.string().min(1),
@@ -116,7 +116,7 @@ export const AccountUpdateSchema = z.strictObject(accountFields);
 /** `POST /accounts`: id, name and propertyKeys required. */
 export const AccountCreateSchema = z.strictObject({ ...accountFields, id: Id, createDate: EpochMs.optional() });
 
-/** Custom event limits (§1.11). */
+/** Custom event limits. */
 export const CUSTOM_EVENT_LIMITS = Object.freeze({ eventName: 2000, attributes: 50, attributeName: 1024 });
 
 const Attributes = z
@@ -125,14 +125,14 @@ const Attributes = z
     message: `at most ${CUSTOM_EVENT_LIMITS.attributes} attributes`,
   });
 
-/** `POST /events/custom` (`definitions.CustomEvent`, §1.8). */
+/** `POST /events/custom` (`definitions.CustomEvent`). */
 export const CustomEventSchema = z.strictObject({
   eventName: z.string().min(1).max(CUSTOM_EVENT_LIMITS.eventName),
   identifyId: Id,
   propertyKey: z.string().min(1),
   userType: z.literal('USER'),
   date: EpochMs.optional(),
-  // Documented as a string; SPEC §3 passes RudderStack's numeric session ids through as the peer does.
+  // Documented as a string; the relay passes RudderStack's numeric session ids through as the peer does.
   sessionId: z.union([Text, z.number()]).optional(),
   url: Text.optional(),
   referrer: Text.optional(),

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Loader for RudderStack's Gainsight PX destination fixtures, kept as data in
- * `shared/peer-cases/` (see its README for the fields). The folder lives next to the repo, not
+ * `shared/peer-cases/` beside the clone, or in `PEER_CASES_DIR`. The folder is not part of the repo,
  * in it, so it may be absent. A suite that needs it then calls {@link peerCasesMissing}: on a
  * developer's machine the suite is skipped, loudly; under CI (`CI` set, as `.ci/run` sets it) it
  * fails, because a skipped conformance suite would let the build pass having proved nothing.
@@ -103,7 +103,7 @@ export function peerCasesMissing(suite: string): void {
 export type BodyKind = 'user-update' | 'user-create' | 'account-update' | 'account-create' | 'custom-event';
 
 /**
- * Fields Gainsight documents as read-only, which SPEC §6 lets the relay leave out: user
+ * Fields Gainsight documents as read-only, which the relay may leave out: user
  * lastSeenDate, numberOfVisits, lastModifiedDate (and createDate on updates); account
  * lastModifiedDate, numberOfUsers (and createDate on updates).
  */

@@ -21,7 +21,7 @@ import {
 } from '../../support/peer-cases.ts';
 
 /**
- * Conformance with RudderStack's own Gainsight PX destination (SPEC §6): for every successful
+ * Conformance with RudderStack's own Gainsight PX destination (docs/development.md): for every successful
  * peer case, the pure mappers produce the bodies the peer sent, minus read-only fields.
  */
 

@@ -9,7 +9,7 @@ import {
 import { makeContext, makeGroup, makeIdentify, makeTrack } from '../../support/builders.ts';
 
 /**
- * SPEC §3: keys named `__proto__`, `constructor` or `prototype`, in events or in settings maps,
+ * docs/security.md: keys named `__proto__`, `constructor` or `prototype`, in events or in settings maps,
  * are plain keys. Event bags are built with JSON.parse, as the relay receives them, so
  * `__proto__` is a real own key.
  */
