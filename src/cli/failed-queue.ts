@@ -2,6 +2,7 @@ import { type Reason, readFailedQueueMessage } from '../delivery/parking.ts';
 import type { ReceivedMessage } from '../delivery/queue.ts';
 import { type AdminQueue, type HideAnswer, isNotHeld, isNotInFlight } from './admin-queue.ts';
 import { parseEvent } from '../events/index.ts';
+import { redactSecrets } from '../gainsight/client.ts';
 import { resolveUserId } from '../mapping/index.ts';
 
 /**
@@ -339,9 +340,6 @@ export const formatEntryJson = (entry: FailedEntry): string =>
  * client redacts Gainsight's answers), but the queue is not a trusted source.
  */
 export function secretRedactor(env: Record<string, string | undefined>): (line: string) => string {
-  const secrets = [env.PX_API_KEY, ...(env.WEBHOOK_SECRET ?? '').split(','), ...(env.WRITE_KEYS ?? '').split(',')]
-    .map((secret) => secret?.trim() ?? '')
-    .filter((secret) => secret.length >= 4)
-    .sort((a, b) => b.length - a.length);
-  return (line) => secrets.reduce((out, secret) => (out.includes(secret) ? out.split(secret).join('[redacted]') : out), line);
+  const secrets = [env.PX_API_KEY, ...(env.WEBHOOK_SECRET ?? '').split(','), ...(env.WRITE_KEYS ?? '').split(',')].map((secret) => secret?.trim() ?? '');
+  return (line) => redactSecrets(line, secrets);
 }

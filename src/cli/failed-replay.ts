@@ -8,7 +8,7 @@ import type { CliConfig } from './config.ts';
 import { Sweep, describeMessage, formatEntry } from './failed-queue.ts';
 import { writeLine } from './failed-list.ts';
 import { RateLimiter } from './pacing.ts';
-import { type OutputStream, ProgressReporter, formatCount } from './progress.ts';
+import { type OutputStream, type OutcomeRow, ProgressReporter, formatCount, outcomeLines, progressTarget } from './progress.ts';
 import type { WritableOutput } from './replay.ts';
 
 /**
@@ -146,9 +146,7 @@ export async function replayFailed(options: FailedReplayOptions): Promise<Failed
   const counts = summary.counts;
   const settled = () => Object.values(counts).reduce((sum, value) => sum + value, 0);
   const progress = new ProgressReporter({
-    stream: options.stderr,
-    ...(options.isTTY === undefined ? {} : { isTTY: options.isTTY }),
-    ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }),
+    ...progressTarget(options),
     label: 'failed replay',
     unit: 'messages',
     snapshot: () => ({
@@ -293,7 +291,7 @@ export function formatFailedReplaySummary(summary: FailedReplaySummary): string 
     'gainsight-failing': 'Gainsight PX kept failing; the remaining messages stay in the failed queue',
     'key-refused': 'Gainsight PX refused the API key; fix it and run again (the messages stay)',
   };
-  const rows: [string, number, string][] = [
+  const rows: OutcomeRow[] = [
     ['received', summary.received, ''],
     ['delivered', c.delivered, 'deleted from the failed queue'],
     ['skipped', c.skipped, 'nothing to send with the current settings; deleted'],
@@ -305,10 +303,8 @@ export function formatFailedReplaySummary(summary: FailedReplaySummary): string 
     ['foreign', c.foreign, 'not a relay message; left for a human'],
     ['lost', c.lost, 'handled, but received by someone else meanwhile (failed list, purge, another replay): not deleted, still in the failed queue; a later replay sends it again'],
   ];
-  const width = Math.max(...rows.map(([, value]) => formatCount(value).length));
-  const shown = rows.filter(([name, value]) => value > 0 || name === 'received' || name === 'delivered');
   return [
     `failed replay finished in ${(summary.elapsedMs / 1000).toFixed(1)}s: ${why[summary.stoppedBy]}`,
-    ...shown.map(([name, value, note]) => `  ${`${name}:`.padEnd(11)}${formatCount(value).padStart(width)}${value > 0 && note ? `  (${note})` : ''}`),
+    ...outcomeLines(rows, ([name, value]) => value > 0 || name === 'received' || name === 'delivered', 11),
   ].join('\n');
 }

@@ -3,7 +3,7 @@ import { loadCliConfig } from './config.ts';
 import { listFailed, purgeFailed } from './failed-list.ts';
 import { secretRedactor } from './failed-queue.ts';
 import { failedReplayExitCode, formatFailedReplaySummary, replayFailed } from './failed-replay.ts';
-import { type CliIo, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, integerOption, parse, queueUrlOption, rateOption } from './options.ts';
+import { type CliIo, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, integerOption, parse, queueUrlOption, rateOption, runIo } from './options.ts';
 import { MAX_RATE } from './pacing.ts';
 
 /**
@@ -132,10 +132,7 @@ export async function runFailed(args: string[], io: CliIo): Promise<number> {
       stdout: io.stdout,
       stderr: io.stderr,
       redact,
-      ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
-      ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
-      ...(io.signal ? { signal: io.signal } : {}),
-      ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+      ...runIo(io),
     });
     io.stderr.write(`${formatFailedReplaySummary(summary)}\n`);
     return failedReplayExitCode(summary);

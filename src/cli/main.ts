@@ -18,6 +18,7 @@ import {
   parse,
   queueUrlOption,
   rateOption,
+  runIo,
 } from './options.ts';
 import { type ReplayTarget, replay } from './replay.ts';
 import { DEFAULT_QUOTA } from './replay-setup.ts';
@@ -223,10 +224,7 @@ async function runReplay(args: string[], io: CliIo): Promise<number> {
     restart: opt.restart === true,
     stdout: io.stdout,
     stderr: io.stderr,
-    ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
-    ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
-    ...(io.signal ? { signal: io.signal } : {}),
-    ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+    ...runIo(io),
   });
   io.stderr.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary);
@@ -269,10 +267,7 @@ async function runRedrive(args: string[], io: CliIo): Promise<number> {
     rate,
     concurrency,
     stderr: io.stderr,
-    ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
-    ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
-    ...(io.signal ? { signal: io.signal } : {}),
-    ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+    ...runIo(io),
   });
   io.stderr.write(`${formatRedriveSummary(summary)}\n`);
   return redriveExitCode(summary);

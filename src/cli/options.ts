@@ -28,6 +28,19 @@ export interface CliIo {
   clock?: { now: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
 }
 
+/**
+ * What a long-running command takes from its caller's streams and signals: the progress display
+ * (terminal or not, how often) and the graceful and immediate stops. Absent ones are left out.
+ */
+export function runIo(io: CliIo): Pick<CliIo, 'isTTY' | 'progressIntervalMs' | 'signal' | 'abortSignal'> {
+  return {
+    ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
+    ...(io.progressIntervalMs === undefined ? {} : { progressIntervalMs: io.progressIntervalMs }),
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.abortSignal ? { abortSignal: io.abortSignal } : {}),
+  };
+}
+
 /** A wrong command line: exit 2 with the message and a pointer to --help. */
 export class UsageError extends Error {
   constructor(message: string) {

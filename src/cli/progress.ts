@@ -71,6 +71,29 @@ export function formatDuration(seconds: number): string {
 /** `2026-12-07 00:00 UTC` */
 const utcMinute = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
+/** Where a command's progress goes: its stderr, drawn as its caller asked (terminal or not, how often). */
+export function progressTarget(o: { stderr: OutputStream; isTTY?: boolean; progressIntervalMs?: number }): Pick<ProgressOptions, 'stream' | 'isTTY' | 'intervalMs'> {
+  return {
+    stream: o.stderr,
+    ...(o.isTTY === undefined ? {} : { isTTY: o.isTTY }),
+    ...(o.progressIntervalMs === undefined ? {} : { intervalMs: o.progressIntervalMs }),
+  };
+}
+
+/** One outcome of a final summary: its name, its count, and a note said only when the count is not 0. */
+export type OutcomeRow = [name: string, count: number, note: string];
+
+/**
+ * A final summary's outcome lines, `  name:   count  (note)`, counts aligned over every row (so
+ * reruns line up) but only the `shown` ones printed.
+ */
+export function outcomeLines(rows: readonly OutcomeRow[], shown: (row: OutcomeRow) => boolean, nameWidth: number): string[] {
+  const width = Math.max(...rows.map(([, count]) => formatCount(count).length));
+  return rows
+    .filter(shown)
+    .map(([name, count, note]) => `  ${`${name}:`.padEnd(nameWidth)}${formatCount(count).padStart(width)}${count > 0 && note ? `  (${note})` : ''}`);
+}
+
 export class ProgressReporter {
   readonly #options: ProgressOptions;
   readonly #tty: boolean;

@@ -3,7 +3,7 @@ import { type RedriveSummary, redrive } from '../delivery/redrive.ts';
 import { buildPipeline } from '../pipeline.ts';
 import type { CliConfig } from './config.ts';
 import { RateLimiter } from './pacing.ts';
-import { type OutputStream, ProgressReporter, formatCount } from './progress.ts';
+import { type OutputStream, ProgressReporter, formatCount, progressTarget } from './progress.ts';
 
 /**
  * `gainsight-px-relay redrive`: drains the parking queue on demand with the relay's own redrive
@@ -91,9 +91,7 @@ export async function redriveCommand(options: RedriveCommandOptions): Promise<Re
     elapsedMs: 0,
   };
   const progress = new ProgressReporter({
-    stream: options.stderr,
-    ...(options.isTTY === undefined ? {} : { isTTY: options.isTTY }),
-    ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }),
+    ...progressTarget(options),
     label: 'redrive',
     unit: 'messages',
     snapshot: () => ({

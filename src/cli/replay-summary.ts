@@ -1,4 +1,4 @@
-import { formatCount } from './progress.ts';
+import { type OutcomeRow, formatCount, outcomeLines } from './progress.ts';
 
 /** What a replay run settled, how it ended, and the summary it prints. */
 
@@ -42,27 +42,23 @@ export const exitCodeOf = (summary: ReplaySummary): number =>
 /** The final summary, one outcome per line. */
 export function formatSummary(summary: ReplaySummary): string {
   const c = summary.counts;
-  const rows: [string, number, string][] = [
+  const seeFile = summary.rejectedPath ? '; see the rejected file' : '';
+  const rows: OutcomeRow[] = [
     ['delivered', c.delivered, ''],
     ['skipped', c.skipped, 'page/screen with pageEvents off, alias'],
     ['queued', c.queued, 'parked by the relay; its redrive delivers them'],
     ['planned', c.planned, 'dry run: requests printed, nothing sent'],
     ['filtered', c.filtered, 'left out by --since / --until / --types'],
-    ['rejected', c.rejected, 'refused for good; see the rejected file'],
-    ['invalid', c.invalid, 'not JSON or not a valid event; see the rejected file'],
+    ['rejected', c.rejected, `refused for good${seeFile}`],
+    ['invalid', c.invalid, `not JSON or not a valid event${seeFile}`],
     ['failed', c.failed, 'still failing after retries; rerun to try again'],
     ['already done', c.alreadyDone, 'settled by an earlier run, not sent again'],
   ];
-  const width = Math.max(...rows.map(([, value]) => formatCount(value).length));
-  const lines = rows
-    .filter(
-      ([name, value]) =>
-        value > 0 || (name === 'delivered' && c.planned === 0) || (name === 'failed' && summary.stoppedBy !== 'end'),
-    )
-    .map(([name, value, note]) => {
-      const shown = summary.rejectedPath || !note.includes('rejected file') ? note : note.replace(/; see the rejected file$/, '');
-      return `  ${`${name}:`.padEnd(14)}${formatCount(value).padStart(width)}${value > 0 && shown ? `  (${shown})` : ''}`;
-    });
+  const lines = outcomeLines(
+    rows,
+    ([name, value]) => value > 0 || (name === 'delivered' && c.planned === 0) || (name === 'failed' && summary.stoppedBy !== 'end'),
+    14,
+  );
   const seconds = (summary.elapsedMs / 1000).toFixed(1);
   const head =
     summary.stoppedBy === 'end'

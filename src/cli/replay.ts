@@ -10,7 +10,7 @@ import { type CliConfig, mappingContextOf } from './config.ts';
 import type { EventFilter } from './filters.ts';
 import { JsonArrayError } from './json-array.ts';
 import { Lanes, Pool, RateLimiter } from './pacing.ts';
-import { type OutputStream, ProgressReporter, type ProgressSnapshot, formatCount } from './progress.ts';
+import { type OutputStream, ProgressReporter, type ProgressSnapshot, formatCount, progressTarget } from './progress.ts';
 import { type DailyQuota, QuotaSpentError, RELAY_CALLS, planCalls } from './quota.ts';
 import { DEFAULT_MAX_RECORD_BYTES, type InputFormat, type RawRecord, splitRecords } from './records.ts';
 import { type RelayItem, RelayPoster } from './relay-target.ts';
@@ -213,9 +213,7 @@ class ReplayRun {
     }
     this.#bytesTotal = this.#objects.reduce((sum, object) => sum + object.size, 0);
     this.#progress = new ProgressReporter({
-      stream: o.stderr,
-      ...(o.isTTY === undefined ? {} : { isTTY: o.isTTY }),
-      ...(o.progressIntervalMs === undefined ? {} : { intervalMs: o.progressIntervalMs }),
+      ...progressTarget(o),
       label: this.#dryRun ? 'replay (dry run)' : 'replay',
       unit: 'events',
       snapshot: () => this.#snapshot(),

@@ -45,9 +45,20 @@ class CallTimeout extends Error {
   override name = 'TimeoutError';
 }
 
+/** `text` with every secret of 4 characters or more replaced by `[redacted]` (longest first). */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets) {
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  }
+  return out;
+}
+
 export class GainsightClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
+  /** What an echoed answer must not carry: the key. */
+  readonly #secrets: readonly string[];
   readonly #request: typeof httpRequest;
   readonly #agent: HttpAgent;
   readonly #host: string;
@@ -57,6 +68,7 @@ export class GainsightClient {
   constructor(options: GainsightClientOptions) {
     this.baseUrl = options.baseUrl;
     this.#apiKey = options.apiKey;
+    this.#secrets = [options.apiKey];
     const url = new URL(options.baseUrl);
     const secure = url.protocol === 'https:';
     this.#request = secure ? httpsRequest : httpRequest;
@@ -70,7 +82,7 @@ export class GainsightClient {
 
   /** Gainsight error pages may echo the request's key: it never travels further than here. */
   #redact(text: string): string {
-    return this.#apiKey.length >= 4 && text.includes(this.#apiKey) ? text.split(this.#apiKey).join('[redacted]') : text;
+    return redactSecrets(text, this.#secrets);
   }
 
   /** True when this client sends `apiKey` (compared without exposing the key). */

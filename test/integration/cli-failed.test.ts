@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { Collector, TIME, parkedRecord, startQueueFakes } from '../support/cli.ts';
+import { Collector, TIME, parkedRecord, useQueueFakes } from '../support/cli.ts';
 import type { FakeGainsight } from '../support/fake-gainsight.ts';
 import type { FakeSqs } from '../support/fake-sqs.ts';
 
@@ -55,14 +55,7 @@ async function failed(args: string[], env: Record<string, string | undefined> = 
   return { code, stdout: stdout.text, stderr: stderr.text, lines: stdout.text.split('\n').filter((line) => line !== '') };
 }
 
-beforeAll(async () => {
-  ({ px, sqs } = await startQueueFakes());
-});
-afterAll(async () => {
-  await sqs.close();
-  await px.close();
-});
-beforeEach(() => px.reset());
+useQueueFakes((fakes) => ({ px, sqs } = fakes));
 
 describe('failed list', () => {
   it('prints each message with its reason, without traits or secrets, and leaves every message visible', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { Collector, TIME, parkedRecord, startQueueFakes } from '../support/cli.ts';
+import { Collector, TIME, parkedRecord, useQueueFakes } from '../support/cli.ts';
 import type { FakeGainsight } from '../support/fake-gainsight.ts';
 import type { FakeSqs } from '../support/fake-sqs.ts';
 
@@ -28,16 +28,11 @@ async function redrive(args: string[] = [], options: { isTTY?: boolean } = {}) {
   return { code, stderr: stderr.text };
 }
 
-beforeAll(async () => {
-  ({ px, sqs } = await startQueueFakes());
+useQueueFakes((fakes) => {
+  ({ px, sqs } = fakes);
   failedUrl = sqs.createQueue('cli-failed');
   parkingUrl = sqs.createQueue('cli-parking', { visibilityTimeoutSeconds: 30 });
 });
-afterAll(async () => {
-  await sqs.close();
-  await px.close();
-});
-beforeEach(() => px.reset());
 
 describe('redrive', () => {
   it('drains the parking queue over several receives, moving what Gainsight rejects to the failed queue', async () => {

@@ -1,9 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../../src/events/index.ts';
 import { HTTP_METHODS } from '../../src/gainsight/types.ts';
@@ -11,6 +5,7 @@ import { GAINSIGHT_CALL_METRICS, METRICS_NAMESPACE, METRIC_OUTCOMES, SERVICE_COU
 import { type Capture, captureOutput, emittedMetrics, saveEnv } from '../support/capture.ts';
 import { type FakeGainsight, startFakeGainsight } from '../support/fake-gainsight.ts';
 import { call, httpApiEvent, loadHandler } from '../support/lambda.ts';
+import { type Packaged, packageStack } from '../support/package.ts';
 
 /**
  * The stage's CloudWatch dashboard, read from the template `npm run package -- --stage prod`
@@ -19,7 +14,6 @@ import { call, httpApiEvent, loadHandler } from '../support/lambda.ts';
  * AWS metrics against the resources of the same template.
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The relay's metrics as the code defines them: name → dimensions besides `service`, with their values. */
 const DEFINED: Record<string, Record<string, readonly string[]>> = {
@@ -40,7 +34,6 @@ interface Widget {
   properties: { title?: string; stat?: string; metrics?: unknown[][]; alarms?: string[]; markdown?: string };
 }
 
-let outDir: string;
 let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
 let outputs: Record<string, { Value: unknown }>;
 let dashboard: { Properties: Record<string, any> };
@@ -63,16 +56,11 @@ function plottedMetrics(list: Widget[]): Plotted[] {
   );
 }
 
+let packaged: Packaged | undefined;
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-dashboard-'));
-  await promisify(execFile)('npm', ['run', 'package', '--', '--stage', 'prod', '--package', outDir], {
-    cwd: root,
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const template = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  resources = template.Resources;
-  outputs = template.Outputs;
+  packaged = await packageStack('prod');
+  resources = packaged.template.Resources;
+  outputs = packaged.template.Outputs;
   const dashboards = Object.values(resources).filter((resource) => resource.Type === 'AWS::CloudWatch::Dashboard');
   expect(dashboards).toHaveLength(1);
   dashboard = dashboards[0] as { Properties: Record<string, any> };
@@ -80,7 +68,7 @@ beforeAll(async () => {
   widgets = JSON.parse(bodyText).widgets;
   plotted = plottedMetrics(widgets);
 }, 130_000);
-afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+afterAll(() => packaged?.remove());
 
 describe('the dashboard in the packaged prod template', () => {
   it('is named after the service and the stage, and its body is JSON CloudFormation completes', () => {
@@ -110,6 +98,7 @@ describe('the dashboard in the packaged prod template', () => {
 
   it('plots AWS metrics of this stack\'s own function, API and queues', () => {
     const aws = plotted.filter((metric) => metric.namespace !== METRICS_NAMESPACE);
+    expect(new Set(aws.map((metric) => metric.namespace))).toEqual(new Set(['AWS/Lambda', 'AWS/ApiGateway', 'AWS/SQS']));
     const owners: Record<string, [string, string, string]> = {
       'AWS/Lambda': ['FunctionName', 'AWS::Lambda::Function', '${RelayLambdaFunction}'],
       'AWS/ApiGateway': ['ApiId', 'AWS::ApiGatewayV2::Api', '${HttpApi}'],

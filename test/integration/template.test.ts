@@ -1,18 +1,15 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GAINSIGHT_CALL_METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../src/observability.ts';
+import { type Packaged, packageStack, root } from '../support/package.ts';
 
 /**
  * Packages the prod stage exactly as `npm run package -- --stage prod` does (offline: no AWS
  * account, no network) and reads the CloudFormation template serverless.yml produces.
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STAGE = 'prod';
 /** Passed with --param, as an operator would, to check the alarms are wired to it. */
 const ALARM_TOPIC = 'arn:aws:sns:us-east-1:123456789012:relay-alarms';
@@ -65,23 +62,15 @@ const only = (type: string): Resource => {
 
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
 
+let packaged: Packaged | undefined;
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-package-'));
-  await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', outDir, `--param=alarmTopicArn=${ALARM_TOPIC}`], {
-    cwd: root,
-    env: { ...process.env, ...SENTINELS },
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`npm run package failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
-  });
-  templateText = readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8');
-  resources = (JSON.parse(templateText) as { Resources: Record<string, Resource> }).Resources;
+  packaged = await packageStack(STAGE, [`--param=alarmTopicArn=${ALARM_TOPIC}`], SENTINELS);
+  outDir = packaged.dir;
+  templateText = packaged.text;
+  resources = packaged.template.Resources as Record<string, Resource>;
 }, 130_000);
 
-afterAll(() => {
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
-});
+afterAll(() => packaged?.remove());
 
 describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
   it('routes POST /events and GET /health of one HTTP API to the relay function', () => {
@@ -388,28 +377,18 @@ describe(`serverless.yml packaged for --stage ${STAGE}`, () => {
  */
 describe(`serverless.yml packaged for --stage ${STAGE} with only an alarm email`, () => {
   const EMAIL = 'relay-ops@example.test';
-  let emailOut: string;
+  let emailPackaged: Packaged | undefined;
   let emailResources: Record<string, Resource>;
   let emailConditions: Record<string, unknown>;
   let packagingOutput: string;
 
   beforeAll(async () => {
-    emailOut = mkdtempSync(join(tmpdir(), 'gainsight-px-relay-package-email-'));
-    const { stdout, stderr } = await promisify(execFile)('npm', ['run', 'package', '--', '--stage', STAGE, '--package', emailOut, `--param=alarmEmail=${EMAIL}`], {
-      cwd: root,
-      env: { ...process.env, ...SENTINELS },
-      timeout: 120_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    packagingOutput = `${stdout}${stderr}`;
-    const template = JSON.parse(readFileSync(join(emailOut, 'cloudformation-template-update-stack.json'), 'utf8')) as {
-      Resources: Record<string, Resource>;
-      Conditions: Record<string, unknown>;
-    };
-    emailResources = template.Resources;
-    emailConditions = template.Conditions;
+    emailPackaged = await packageStack(STAGE, [`--param=alarmEmail=${EMAIL}`], SENTINELS);
+    packagingOutput = emailPackaged.output;
+    emailResources = emailPackaged.template.Resources as Record<string, Resource>;
+    emailConditions = emailPackaged.template.Conditions;
   }, 130_000);
-  afterAll(() => rmSync(emailOut, { recursive: true, force: true }));
+  afterAll(() => emailPackaged?.remove());
 
   it('creates the alarm topic, subscribes the address by email, and points every alarm at the topic', () => {
     expect(emailConditions['HasAlarmEmail']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', EMAIL] }] });

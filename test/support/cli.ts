@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type FakeGainsight, startFakeGainsight } from './fake-gainsight.ts';
 import { type FakeSqs, startFakeSqs } from './fake-sqs.ts';
 
@@ -76,7 +77,7 @@ export const identifyEvent = (userId: string) => ({
  * The fake Gainsight PX and fake SQS a queue command runs against, with the relay's SQS client
  * pointed at the fake (the queue wrapper's client reads these once, like the relay in Lambda).
  */
-export async function startQueueFakes(): Promise<{ px: FakeGainsight; sqs: FakeSqs }> {
+async function startQueueFakes(): Promise<{ px: FakeGainsight; sqs: FakeSqs }> {
   const px = await startFakeGainsight();
   const sqs = await startFakeSqs();
   Object.assign(process.env, {
@@ -86,6 +87,23 @@ export async function startQueueFakes(): Promise<{ px: FakeGainsight; sqs: FakeS
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
   });
   return { px, sqs };
+}
+
+/**
+ * The suite's fakes: started before its tests (handed to `started`), closed after them, and the
+ * Gainsight fake reset before each test.
+ */
+export function useQueueFakes(started: (fakes: { px: FakeGainsight; sqs: FakeSqs }) => void): void {
+  let fakes: { px: FakeGainsight; sqs: FakeSqs } | undefined;
+  beforeAll(async () => {
+    fakes = await startQueueFakes();
+    started(fakes);
+  });
+  afterAll(async () => {
+    await fakes?.sqs.close();
+    await fakes?.px.close();
+  });
+  beforeEach(() => fakes?.px.reset());
 }
 
 /** A parking-queue message as the relay writes it, parked after a 503. */
